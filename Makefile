@@ -1,0 +1,50 @@
+# Sidecart: `make run` starts the shop, `make test` is the test command (CI runs it).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+VENV_STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
+PYTEST_ARGS ?=
+
+.PHONY: help bootstrap run test unit integration lint format clean
+
+help:
+	@echo "make run        start Redis, Zipkin and every service beside its own daprd"
+	@echo "make test       lint, type-check, unit and integration tests (what CI runs)"
+	@echo "make unit       unit tests only (no sidecar)"
+	@echo "make bootstrap  install what is missing (venv, daprd, Redis, Zipkin)"
+
+$(VENV_STAMP): pyproject.toml
+	@start=$$(date +%s); echo "[bootstrap] python venv $(VENV): installing ..."; \
+	$(PYTHON) -m venv $(VENV) && \
+	$(BIN)/pip install -q --disable-pip-version-check --upgrade pip && \
+	$(BIN)/pip install -q --disable-pip-version-check -e '.[dev]' && \
+	rm -f $(VENV)/.installed-* && touch $@ && \
+	echo "[bootstrap] python venv $(VENV): installed ($$(( $$(date +%s) - start ))s)"
+
+bootstrap: $(VENV_STAMP)
+	@$(BIN)/sidecart bootstrap
+
+run: bootstrap
+	@$(BIN)/sidecart run
+
+lint: $(VENV_STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy src services web tests
+
+format: $(VENV_STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+unit: $(VENV_STAMP)
+	$(BIN)/pytest -m unit $(PYTEST_ARGS)
+
+integration: bootstrap
+	$(BIN)/pytest -m integration $(PYTEST_ARGS)
+
+test: bootstrap lint
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+clean:
+	rm -rf .sidecart .pytest_cache .mypy_cache .ruff_cache

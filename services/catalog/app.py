@@ -1,0 +1,93 @@
+"""Catalog service: products over Dapr service invocation, changes published on pub/sub.
+
+This is the composition root: the lifespan makes the one DaprClient, builds the adapters and
+seeds the catalog at first start; routes only translate HTTP to domain calls.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Annotated, Protocol
+
+from fastapi import Depends, FastAPI, HTTPException, Query, Request
+
+from services.catalog import domain
+from services.catalog.dapr_adapters import dapr_ports
+from services.catalog.ports import Ports
+from services.catalog.schemas import ProductModel, ProductPageModel
+from services.catalog.settings import CatalogSettings
+from sidecart.service.observability import instrument, shutdown_tracing
+
+log = logging.getLogger("catalog")
+
+
+def _ports(request: Request) -> Ports:
+    return request.app.state.ports  # type: ignore[no-any-return]
+
+
+PortsDep = Annotated[Ports, Depends(_ports)]
+
+
+class PortsFactory(Protocol):
+    def __call__(self, settings: CatalogSettings) -> AbstractAsyncContextManager[Ports]: ...
+
+
+def load_seed(settings: CatalogSettings) -> list[domain.Product]:
+    raw = json.loads(settings.seed_file.read_text(encoding="utf-8"))
+    return [ProductModel.model_validate(item).to_domain() for item in raw]
+
+
+def create_app(settings: CatalogSettings, make_ports: PortsFactory = dapr_ports) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with make_ports(settings) as ports:
+            app.state.ports = ports
+            if await domain.seed_if_empty(ports.products, load_seed(settings)):
+                log.info("catalog seeded", extra={"seed_file": str(settings.seed_file)})
+            yield
+        shutdown_tracing()
+
+    app = FastAPI(title="Sidecart catalog", lifespan=lifespan)
+    instrument(app, settings)
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/products")
+    async def list_products(
+        p: PortsDep,
+        q: Annotated[str, Query(max_length=100)] = "",
+        page: Annotated[int, Query(ge=1, le=10_000)] = 1,
+        page_size: Annotated[int, Query(ge=1, le=100)] = 12,
+    ) -> ProductPageModel:
+        products = await p.products.all()
+        return ProductPageModel.of(domain.search(products, q, page, page_size))
+
+    @app.get("/products/{product_id}")
+    async def get_product(product_id: str, p: PortsDep) -> ProductModel:
+        try:
+            return ProductModel.of(await domain.get_product(p.products, product_id))
+        except domain.ProductNotFoundError as exc:
+            raise HTTPException(status_code=404, detail=str(exc)) from exc
+
+    @app.put("/products/{product_id}")
+    async def put_product(
+        product_id: str, body: ProductModel, request: Request, p: PortsDep
+    ) -> ProductModel:
+        if body.id != product_id:
+            raise HTTPException(status_code=422, detail="id in the body differs from the URL")
+        correlation = request.headers.get("x-correlation-id", "") or product_id
+        try:
+            product = await domain.update_product(
+                p.products, p.events, body.to_domain(), correlation
+            )
+        except domain.ProductNotFoundError as exc:
+            raise HTTPException(status_code=404, detail=str(exc)) from exc
+        log.info("product updated", extra={"product_id": product_id})
+        return ProductModel.of(product)
+
+    return app

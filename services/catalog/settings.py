@@ -1,0 +1,16 @@
+"""Catalog settings: the component names it uses and where its seed data lives."""
+
+from pathlib import Path
+
+from pydantic import Field
+
+from sidecart.service.settings import ServiceSettings
+
+
+class CatalogSettings(ServiceSettings):
+    statestore: str = Field("statestore", validation_alias="STATESTORE_NAME", min_length=1)
+    pubsub: str = Field("pubsub", validation_alias="PUBSUB_NAME", min_length=1)
+    catalog_topic: str = Field("catalog-changed", validation_alias="CATALOG_TOPIC", min_length=1)
+    seed_file: Path = Field(
+        Path(__file__).parent / "data" / "products.json", validation_alias="CATALOG_SEED_FILE"
+    )

@@ -1,0 +1,3 @@
+"""Sidecart: a platform for Python microservices on Dapr sidecars."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""What every Sidecart service shares: settings base, JSON logs, tracing, serving."""

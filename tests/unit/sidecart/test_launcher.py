@@ -1,0 +1,54 @@
+from pathlib import Path
+
+from sidecart.launcher import AppPorts, Stack, StackOptions
+from sidecart.runfile import load
+
+ROOT = Path(__file__).resolve().parents[3]
+PORTS = AppPorts(app=8080, http=3500, grpc=50001, internal_grpc=50101, metrics=9091)
+
+
+def web_app() -> object:
+    _, apps = load(ROOT / "dapr" / "dapr.yaml")
+    return next(a for a in apps if a.app_id == "web")
+
+
+def stack() -> Stack:
+    return Stack(
+        StackOptions(run_file=ROOT / "dapr" / "dapr.yaml", log_dir=Path(), data_dir=Path())
+    )
+
+
+def pairs(args: list[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for index, arg in enumerate(args):
+        if arg.startswith("--") and index + 1 < len(args) and not args[index + 1].startswith("--"):
+            out.setdefault(arg, args[index + 1])
+    return out
+
+
+def test_daprd_gets_the_flags_the_dapr_cli_would_pass() -> None:
+    app = web_app()
+    args = stack().daprd_args(app, PORTS, {})  # type: ignore[arg-type]
+    flags = pairs(args)
+    assert flags["--app-id"] == "web"
+    assert flags["--app-port"] == "8080"
+    assert flags["--dapr-http-port"] == "3500"
+    assert flags["--dapr-grpc-port"] == "50001"
+    assert flags["--metrics-port"] == "9091"
+    assert flags["--dapr-listen-addresses"] == "127.0.0.1"
+    assert flags["--app-health-check-path"] == "/_healthz"
+    assert flags["--config"].endswith("dapr/config.yaml")
+    assert args.count("--resources-path") == 2
+    assert "--log-as-json" in args
+    # An empty placement address in the run file means "no placement", as with the CLI.
+    assert "--placement-host-address" not in args
+
+
+def test_the_app_gets_the_environment_the_dapr_cli_would_set() -> None:
+    env = stack().app_env(web_app(), PORTS)  # type: ignore[arg-type]
+    assert env["APP_ID"] == "web"
+    assert env["APP_PORT"] == "8080"
+    assert env["DAPR_HTTP_PORT"] == "3500"
+    assert env["DAPR_GRPC_PORT"] == "50001"
+    assert env["DAPR_METRICS_PORT"] == "9091"
+    assert env["OTEL_EXPORTER_ZIPKIN_ENDPOINT"].endswith("/api/v2/spans")
