@@ -108,6 +108,8 @@ class ManagedProcess:
                 os.killpg(group, signal.SIGKILL)
         if self._pump is not None:
             self._pump.join(timeout=2)
+        if self.popen.stdout is not None:
+            self.popen.stdout.close()
 
 
 def _group_alive(pgid: int) -> bool:
