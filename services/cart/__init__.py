@@ -1,0 +1,1 @@
+"""The cart service (see docs/architecture.md)."""

@@ -1,0 +1,1 @@
+"""The ordering service (see docs/architecture.md)."""
