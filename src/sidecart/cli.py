@@ -89,6 +89,9 @@ def main(argv: list[str] | None = None) -> int:
     except SidecartError as exc:
         sys.stderr.write(f"sidecart: error: {exc}\n")
         return 2
+    except OSError as exc:
+        sys.stderr.write(f"sidecart: error: {exc.strerror or exc}: {exc.filename or ''}\n")
+        return 2
     except KeyboardInterrupt:
         return 130
 

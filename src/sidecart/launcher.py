@@ -145,7 +145,14 @@ class Stack:
             doc = resources.check_config(src)
             if "zipkin" in self.infra_ports and infra.zipkin_endpoint(doc):
                 doc["spec"]["tracing"]["zipkin"]["endpointAddress"] = self.zipkin_spans_url
-
+            if self.options.free_ports:
+                # mDNS is machine-wide: two stacks (a test run beside `make run`) would answer
+                # each other's invocations. A name-resolution table per stack keeps them apart.
+                doc["spec"]["nameResolution"] = {
+                    "component": "sqlite",
+                    "version": "v1",
+                    "configuration": {"connectionString": str(work / "nameresolution.db")},
+                }
             dest = work / f"config-{index}.yaml"
             dest.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
             configs[src] = dest

@@ -18,5 +18,6 @@ def cache_dir() -> Path:
 
 
 def state_dir() -> Path:
-    """Data folders and logs of the infrastructure that `sidecart run` starts."""
-    return PROJECT_ROOT / ".sidecart"
+    """Data folders and logs of what `sidecart run` starts (SIDECART_STATE_DIR overrides)."""
+    override = os.environ.get("SIDECART_STATE_DIR")
+    return Path(override) if override else PROJECT_ROOT / ".sidecart"
