@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from typing import cast
 
 import httpx
 import redis
@@ -13,6 +14,12 @@ from sidecart.testing import RunningStack
 
 def redis_client(shop: RunningStack) -> redis.Redis:
     return redis.Redis(host="127.0.0.1", port=shop.infra_port("redis"), decode_responses=True)
+
+
+def stored(shop: RunningStack, key: str) -> object:
+    """The JSON value Dapr keeps for `key`: a hash with the data and an ETag version."""
+    raw = cast("str | None", redis_client(shop).hget(key, "data"))
+    return json.loads(raw) if raw else None
 
 
 def eventually(check: object, timeout: float = 20.0) -> None:
@@ -38,12 +45,11 @@ def test_the_home_page_lists_products_fetched_through_service_invocation(
 
 
 def test_the_catalog_is_seeded_into_the_real_redis_state_store(shop: RunningStack) -> None:
-    store = redis_client(shop)
-    # Dapr keeps each app's keys under "<app-id>||<key>", as a hash with data and version.
-    ids = json.loads(store.hget("catalog||product-ids", "data") or "[]")
-    assert "OLJCESPC7Z" in ids
-    product = json.loads(store.hget("catalog||product:OLJCESPC7Z", "data") or "{}")
-    assert product["name"] == "Sunglasses"
+    # Dapr keeps each app's keys under "<app-id>||<key>".
+    ids = stored(shop, "catalog||product-ids")
+    assert isinstance(ids, list) and "OLJCESPC7Z" in ids
+    product = stored(shop, "catalog||product:OLJCESPC7Z")
+    assert isinstance(product, dict) and product["name"] == "Sunglasses"
 
 
 def test_a_product_is_served_by_the_catalog_through_its_sidecar(shop: RunningStack) -> None:
@@ -82,7 +88,7 @@ def test_a_catalog_change_is_published_and_web_drops_its_cached_products(
 
     eventually(renamed_on_the_home_page)
     # The event travelled over the real Redis Streams broker.
-    assert redis_client(shop).xlen("catalog-changed") >= 1
+    assert cast("int", redis_client(shop).xlen("catalog-changed")) >= 1
 
 
 def test_a_request_to_web_leaves_one_trace_with_spans_of_both_services_in_zipkin(

@@ -49,7 +49,7 @@ def two_app_run_file(tmp_path: Path, **app_overrides: object) -> Path:
             "metricsPort",
         ):
             app[key] = free_port()
-        app.update(app_overrides.get(app["appID"], {}))  # type: ignore[call-overload]
+        app.update(app_overrides.get(app["appID"], {}))
     doc["apps"] = apps
     path = tmp_path / "dapr.yaml"
     path.write_text(yaml.safe_dump(doc, sort_keys=False))
