@@ -89,9 +89,17 @@ def binary_version(path: Path) -> str | None:
     return out.stdout.strip() or None
 
 
+def _stamp() -> Path:
+    # placement and sentry have no --version flag: the build leaves this stamp beside them.
+    return dapr_bin_dir() / ".sidecart-runtime-version"
+
+
 def dapr_runtime_present() -> bool:
-    return all(
-        binary_version(dapr_bin_dir() / name) == DAPR_RUNTIME_VERSION for name in DAPR_BINARIES
+    stamped = _stamp().is_file() and _stamp().read_text().strip() == DAPR_RUNTIME_VERSION
+    return (
+        stamped
+        and binary_version(dapr_bin_dir() / "daprd") == DAPR_RUNTIME_VERSION
+        and all((dapr_bin_dir() / name).is_file() for name in DAPR_BINARIES)
     )
 
 
@@ -107,9 +115,8 @@ def build_dapr_runtime() -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "CGO_ENABLED": "0", "GOFLAGS": "-mod=mod"}
     ldflags = f"-s -w -X github.com/dapr/dapr/pkg/buildinfo.version={DAPR_RUNTIME_VERSION}"
+    _stamp().unlink(missing_ok=True)
     for name in DAPR_BINARIES:
-        if binary_version(out_dir / name) == DAPR_RUNTIME_VERSION:
-            continue
         # Without the allcomponents tag daprd is built with no component at all.
         tags = ["-tags", "allcomponents"] if name == "daprd" else []
         # Build to a temporary name so an interrupted build never leaves a broken binary behind.
@@ -131,6 +138,7 @@ def build_dapr_runtime() -> None:
             cwd=DAPR_WRAPPER_MODULE,
         )
         partial.replace(out_dir / name)
+    _stamp().write_text(DAPR_RUNTIME_VERSION + "\n")
 
 
 # --- Redis ------------------------------------------------------------------------------------
