@@ -88,6 +88,16 @@ BY_COMPONENT: dict[str, tuple[Server, str]] = {
     "pubsub.redis": (REDIS, "redisHost"),
 }
 
+# (component type) -> metadata field naming a folder on this machine. A stack rewrites it to a
+# folder of its own data dir (`<data>/localstorage`), so each stack keeps its files apart.
+LOCAL_FOLDERS: dict[str, str] = {
+    "bindings.localstorage": "rootPath",
+}
+
+
+def local_folder(data_dir: Path, component_type: str) -> Path:
+    return (data_dir / component_type.rpartition(".")[2]).resolve()
+
 
 @dataclass
 class Need:

@@ -138,6 +138,8 @@ class Stack:
         for ctype, (server, key) in infra.BY_COMPONENT.items():
             if server.name in self.infra_ports:
                 overrides[(ctype, key)] = f"localhost:{self.infra_ports[server.name]}"
+        for ctype, key in infra.LOCAL_FOLDERS.items():
+            overrides[(ctype, key)] = str(infra.local_folder(self.options.data_dir, ctype))
         dirs = resources.materialize(self._resource_dirs, work / "resources", overrides)
         mapping = dict(zip(self._resource_dirs, dirs, strict=True))
         configs: dict[Path, Path] = {}

@@ -1,6 +1,10 @@
 from pathlib import Path
 
+import pytest
+import yaml
+
 from sidecart.launcher import AppPorts, Stack, StackOptions
+from sidecart.paths import dapr_bin_dir
 from sidecart.runfile import load
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -38,7 +42,7 @@ def test_daprd_gets_the_flags_the_dapr_cli_would_pass() -> None:
     assert flags["--dapr-listen-addresses"] == "127.0.0.1"
     assert flags["--app-health-check-path"] == "/_healthz"
     assert flags["--config"].endswith("dapr/config.yaml")
-    assert args.count("--resources-path") == 2
+    assert args.count("--resources-path") == 3
     assert "--log-as-json" in args
     # An empty placement address in the run file means "no placement", as with the CLI.
     assert "--placement-host-address" not in args
@@ -52,3 +56,18 @@ def test_the_app_gets_the_environment_the_dapr_cli_would_set() -> None:
     assert env["DAPR_GRPC_PORT"] == "50001"
     assert env["DAPR_METRICS_PORT"] == "9091"
     assert env["OTEL_EXPORTER_ZIPKIN_ENDPOINT"].endswith("/api/v2/spans")
+
+
+@pytest.mark.skipif(not (dapr_bin_dir() / "daprd").is_file(), reason="needs daprd (make bootstrap)")
+def test_a_local_storage_binding_writes_into_the_stacks_own_data_dir(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    run = Stack(
+        StackOptions(
+            run_file=ROOT / "dapr" / "dapr.yaml", log_dir=tmp_path, data_dir=data, free_ports=True
+        )
+    )
+    run.plan()
+    dirs, _ = run._write_effective_resources()
+    (email,) = [path for folder in dirs for path in folder.glob("email.yaml")]
+    items = {i["name"]: i["value"] for i in yaml.safe_load(email.read_text())["spec"]["metadata"]}
+    assert items["rootPath"] == str((data / "localstorage").resolve())
