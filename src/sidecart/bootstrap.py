@@ -18,7 +18,12 @@ from pathlib import Path
 
 from sidecart.errors import SidecartError
 from sidecart.paths import PROJECT_ROOT, cache_dir, dapr_bin_dir
-from sidecart.versions import DAPR_RUNTIME_VERSION, MAVEN_DEPENDENCY_PLUGIN, ZIPKIN_VERSION
+from sidecart.versions import (
+    DAPR_RUNTIME_VERSION,
+    MAVEN_DEPENDENCY_PLUGIN,
+    VICTORIA_LOGS_VERSION,
+    ZIPKIN_VERSION,
+)
 
 DAPR_WRAPPER_MODULE = PROJECT_ROOT / "tools" / "dapr-runtime"
 DAPR_BINARIES = ("daprd", "placement", "sentry")
@@ -205,6 +210,43 @@ def install_zipkin() -> None:
     )
 
 
+# --- observability: Prometheus (apt) and VictoriaLogs (built from its Go module) ----------------
+
+
+def prometheus_present() -> bool:
+    return shutil.which("prometheus") is not None and shutil.which("promtool") is not None
+
+
+def victoria_logs_bin() -> Path:
+    return cache_dir() / f"victoria-logs-{VICTORIA_LOGS_VERSION}" / "victoria-logs"
+
+
+def victoria_logs_present() -> bool:
+    return victoria_logs_bin().is_file()
+
+
+def install_victoria_logs() -> None:
+    go = shutil.which("go")
+    if go is None:
+        raise SidecartError(
+            f"Go toolchain not found: it is needed once to build VictoriaLogs "
+            f"{VICTORIA_LOGS_VERSION} (or put a victoria-logs binary at {victoria_logs_bin()})"
+        )
+    out_dir = victoria_logs_bin().parent
+    out_dir.mkdir(parents=True, exist_ok=True)
+    # `go install` writes the binary whole at the end: an interrupted build leaves nothing.
+    _run(
+        [
+            go,
+            "install",
+            f"github.com/VictoriaMetrics/VictoriaLogs/app/victoria-logs@{VICTORIA_LOGS_VERSION}",
+        ],
+        f"building VictoriaLogs {VICTORIA_LOGS_VERSION} (cold: about a minute)",
+        env={**os.environ, "CGO_ENABLED": "0", "GOBIN": str(out_dir)},
+        cwd=out_dir,
+    )
+
+
 def default_steps() -> list[Step]:
     return [
         Step(
@@ -214,6 +256,12 @@ def default_steps() -> list[Step]:
         ),
         Step("redis-server (apt)", redis_present, lambda: apt_install("redis-server")),
         Step(f"zipkin {ZIPKIN_VERSION} in {zipkin_jar().parent}", zipkin_present, install_zipkin),
+        Step("prometheus, promtool (apt)", prometheus_present, lambda: apt_install("prometheus")),
+        Step(
+            f"victoria-logs {VICTORIA_LOGS_VERSION} in {victoria_logs_bin().parent}",
+            victoria_logs_present,
+            install_victoria_logs,
+        ),
     ]
 
 

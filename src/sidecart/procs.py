@@ -39,6 +39,8 @@ class ManagedProcess:
     cwd: Path | None = None
     echo: IO[str] | None = None
     colour: int = 0
+    # Called with every output line (the central log shipper); must not block.
+    on_line: Callable[[str], None] | None = None
     popen: subprocess.Popen[bytes] | None = field(default=None, init=False)
     _tail: deque[str] = field(default_factory=lambda: deque(maxlen=40), init=False)
     _pump: threading.Thread | None = field(default=None, init=False)
@@ -74,6 +76,9 @@ class ManagedProcess:
                 if self.echo is not None:
                     self.echo.write(prefix + line + "\n")
                     self.echo.flush()
+                if self.on_line is not None:
+                    with contextlib.suppress(Exception):
+                        self.on_line(line)
 
     @property
     def pid(self) -> int:

@@ -13,9 +13,17 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Generic, TypeVar
 
 from fastapi import Body
+from opentelemetry import trace
+from opentelemetry.context import Context
+from opentelemetry.trace import Link, Span, StatusCode
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from pydantic import BaseModel, ValidationError
 
+from sidecart.service import metrics
+
 log = logging.getLogger("sidecart.pubsub")
+_tracer = trace.get_tracer("sidecart.pubsub")
+_propagator = TraceContextTextMapPropagator()
 
 T = TypeVar("T", bound=BaseModel)
 
@@ -33,31 +41,83 @@ class CloudEvent(BaseModel, Generic[T]):
     topic: str = ""
     pubsubname: str = ""
     traceparent: str | None = None
+    tracestate: str | None = None
     data: T
 
 
 Handler = Callable[[CloudEvent[T]], Awaitable[Status]]
 
 
+def _parent(body: dict[str, Any]) -> tuple[Context | None, list[Link]]:
+    """The context the handler span starts in: the CloudEvent's trace, linked to the delivery.
+
+    daprd usually hands the app the message's `traceparent` as a header too, and the request's
+    server span is then already in the message's trace: the handler span is simply its child.
+    When the header and the envelope disagree (a message published by the outbox, whose
+    transaction carried no trace), the envelope wins and the delivery's span becomes a link.
+    """
+    traceparent = body.get("traceparent") or body.get("traceid")
+    if not isinstance(traceparent, str) or not traceparent:
+        return None, []
+    carrier = {"traceparent": traceparent}
+    if isinstance(body.get("tracestate"), str):
+        carrier["tracestate"] = body["tracestate"]
+    extracted = _propagator.extract(carrier)
+    message = trace.get_current_span(extracted).get_span_context()
+    delivery = trace.get_current_span().get_span_context()
+    if not message.is_valid or (delivery.is_valid and delivery.trace_id == message.trace_id):
+        return None, []
+    return extracted, [Link(delivery)] if delivery.is_valid else []
+
+
 def endpoint(model: type[T], handler: Handler[T]) -> Callable[..., Awaitable[dict[str, str]]]:
-    """A FastAPI route for one subscription: parse the envelope, run the handler, answer Dapr."""
+    """A FastAPI route for one subscription: parse the envelope, run the handler, answer Dapr.
+
+    The handler runs in a span of the message's trace (from the CloudEvent's `traceparent`), so
+    its logs and spans join the trace of the request that published the message.
+    """
     envelope = CloudEvent[model]  # type: ignore[valid-type]
 
     async def receive(body: dict[str, Any] = Body(...)) -> dict[str, str]:  # noqa: B008
-        try:
-            event = envelope.model_validate(body)
-        except ValidationError as exc:
-            log.error(
-                "dropping a message that does not fit its contract",
-                extra={"topic": body.get("topic"), "message_id": body.get("id"), "error": str(exc)},
-            )
-            return {"status": Status.DROP.value}
-        try:
-            status = await handler(event)
-        except Exception:
-            log.exception("handler failed, asking for redelivery", extra={"message_id": event.id})
-            status = Status.RETRY
+        topic = str(body.get("topic") or "")
+        parent, links = _parent(body)
+        with _tracer.start_as_current_span(
+            f"handle {topic or handler.__name__}",
+            context=parent,
+            kind=trace.SpanKind.CONSUMER,
+            links=links,
+            attributes={
+                "messaging.system": "dapr",
+                "messaging.destination.name": topic,
+                "messaging.message.id": str(body.get("id") or ""),
+                "messaging.dapr.pubsub": str(body.get("pubsubname") or ""),
+            },
+        ) as span:
+            status = await _handle(envelope, handler, body, span)
+            span.set_attribute("outcome", status.value)
+        metrics.pubsub_message_handled(topic, status.value)
         return {"status": status.value}
 
     receive.__name__ = f"receive_{handler.__name__}"
     return receive
+
+
+async def _handle(
+    envelope: type[CloudEvent[Any]], handler: Handler[Any], body: dict[str, Any], span: Span
+) -> Status:
+    try:
+        event = envelope.model_validate(body)
+    except ValidationError as exc:
+        log.error(
+            "dropping a message that does not fit its contract",
+            extra={"topic": body.get("topic"), "message_id": body.get("id"), "error": str(exc)},
+        )
+        span.set_status(StatusCode.ERROR, "payload does not fit its contract")
+        return Status.DROP
+    try:
+        return await handler(event)
+    except Exception as exc:
+        log.exception("handler failed, asking for redelivery", extra={"message_id": event.id})
+        span.record_exception(exc)
+        span.set_status(StatusCode.ERROR, type(exc).__name__)
+        return Status.RETRY
