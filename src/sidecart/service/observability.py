@@ -20,6 +20,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from pythonjsonlogger.json import JsonFormatter
 
+from sidecart.service import platform
 from sidecart.service.metrics import add_red_metrics
 from sidecart.service.settings import ServiceSettings
 
@@ -79,7 +80,8 @@ def setup_tracing(settings: ServiceSettings) -> TracerProvider:
 
 def instrument(app: FastAPI, settings: ServiceSettings, excluded: str = "healthz,metrics") -> None:
     """Traces (one server span per request, no ASGI send/receive noise), RED metrics and
-    `GET /metrics`. `excluded`: comma-separated path patterns neither traced nor counted."""
+    `GET /metrics`, and `GET /_platform/metadata` (the app's sidecar, for web's platform page).
+    `excluded`: comma-separated path patterns neither traced nor counted."""
     setup_tracing(settings)
     FastAPIInstrumentor.instrument_app(
         app,
@@ -88,6 +90,7 @@ def instrument(app: FastAPI, settings: ServiceSettings, excluded: str = "healthz
         exclude_spans=["receive", "send"],
     )
     add_red_metrics(app, excluded)
+    app.include_router(platform.router(settings))
 
 
 def shutdown_tracing() -> None:
