@@ -1,0 +1,189 @@
+"""The cart's routes over fake ports: answers, and refusals that name the field at fault."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+import pytest
+
+from services.cart.app import create_app
+from services.cart.domain import MAX_LINES, Cart, CartLine
+from services.cart.ports import Ports
+from services.cart.settings import CartSettings
+from tests.unit.services.cart.fakes import FakeCartRepository, FakeCatalog
+
+SETTINGS = CartSettings.model_validate({"APP_ID": "cart", "APP_PORT": 8102})
+
+
+class World:
+    def __init__(self) -> None:
+        self.carts = FakeCartRepository()
+        self.catalog = FakeCatalog({"MUG", "JAR"})
+
+    @asynccontextmanager
+    async def ports(self, settings: CartSettings) -> AsyncIterator[Ports]:
+        yield Ports(carts=self.carts, catalog=self.catalog)
+
+
+@pytest.fixture
+def world() -> World:
+    return World()
+
+
+@pytest.fixture
+async def http(world: World) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(SETTINGS, world.ports)
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=transport, base_url="http://cart") as client,
+    ):
+        yield client
+
+
+def fields(response: httpx.Response) -> list[list[str]]:
+    return [error["loc"] for error in response.json()["detail"]]
+
+
+async def test_a_new_shopper_has_an_empty_cart(http: httpx.AsyncClient) -> None:
+    response = await http.get("/carts/ada")
+    assert response.status_code == 200
+    assert response.json() == {"shopper_id": "ada", "lines": [], "total_quantity": 0}
+
+
+async def test_adding_an_item_answers_the_cart(http: httpx.AsyncClient) -> None:
+    response = await http.post("/carts/ada/items", json={"product_id": "MUG", "quantity": 2})
+    assert response.status_code == 200
+    assert response.json()["lines"] == [{"product_id": "MUG", "quantity": 2}]
+
+
+@pytest.mark.parametrize("quantity", [0, -3, 100, 10**30, "2", 2.5, True, None])
+async def test_a_bad_quantity_is_a_422_naming_the_quantity(
+    http: httpx.AsyncClient, quantity: object
+) -> None:
+    response = await http.post("/carts/ada/items", json={"product_id": "MUG", "quantity": quantity})
+    assert response.status_code == 422
+    assert fields(response) == [["body", "quantity"]]
+
+
+async def test_an_unknown_product_is_a_404_naming_the_product(http: httpx.AsyncClient) -> None:
+    response = await http.post("/carts/ada/items", json={"product_id": "NOPE", "quantity": 1})
+    assert response.status_code == 404
+    assert fields(response) == [["body", "product_id"]]
+    assert "NOPE" in response.json()["detail"][0]["msg"]
+
+
+@pytest.mark.parametrize("product_id", ["", "../products", "a b", "x" * 41, 7])
+async def test_a_malformed_product_id_is_a_422_and_never_reaches_the_catalog(
+    http: httpx.AsyncClient, world: World, product_id: object
+) -> None:
+    response = await http.post("/carts/ada/items", json={"product_id": product_id, "quantity": 1})
+    assert response.status_code == 422
+    assert fields(response) == [["body", "product_id"]]
+    assert world.catalog.asked == []
+
+
+async def test_a_body_that_is_not_json_is_a_422(http: httpx.AsyncClient) -> None:
+    response = await http.post(
+        "/carts/ada/items", content=b"{not json", headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 422
+
+
+async def test_an_unexpected_field_is_a_422_naming_it(http: httpx.AsyncClient) -> None:
+    response = await http.post(
+        "/carts/ada/items", json={"product_id": "MUG", "quantity": 1, "price": "0.01"}
+    )
+    assert response.status_code == 422
+    assert fields(response) == [["body", "price"]]
+
+
+async def test_a_malformed_shopper_id_is_a_422_naming_it(http: httpx.AsyncClient) -> None:
+    response = await http.get("/carts/not%20ok")
+    assert response.status_code == 422
+    assert fields(response) == [["path", "shopper_id"]]
+
+
+async def test_a_line_past_its_cap_is_a_422_naming_the_quantity(
+    http: httpx.AsyncClient, world: World
+) -> None:
+    world.carts.carts["ada"] = Cart("ada", (CartLine("MUG", 98),))
+    response = await http.post("/carts/ada/items", json={"product_id": "MUG", "quantity": 2})
+    assert response.status_code == 422
+    assert fields(response) == [["body", "quantity"]]
+    assert "at most 99" in response.json()["detail"][0]["msg"]
+
+
+async def test_a_full_cart_is_a_422_naming_the_product(
+    http: httpx.AsyncClient, world: World
+) -> None:
+    world.carts.carts["ada"] = Cart("ada", tuple(CartLine(f"P{i}", 1) for i in range(MAX_LINES)))
+    response = await http.post("/carts/ada/items", json={"product_id": "MUG", "quantity": 1})
+    assert response.status_code == 422
+    assert fields(response) == [["body", "product_id"]]
+
+
+async def test_put_sets_the_quantity_and_zero_removes(http: httpx.AsyncClient) -> None:
+    await http.post("/carts/ada/items", json={"product_id": "MUG", "quantity": 1})
+    assert (await http.put("/carts/ada/items/MUG", json={"quantity": 5})).json()["lines"] == [
+        {"product_id": "MUG", "quantity": 5}
+    ]
+    assert (await http.put("/carts/ada/items/MUG", json={"quantity": 0})).json()["lines"] == []
+
+
+async def test_put_of_an_unknown_product_is_a_404_naming_the_path(http: httpx.AsyncClient) -> None:
+    response = await http.put("/carts/ada/items/NOPE", json={"quantity": 1})
+    assert response.status_code == 404
+    assert fields(response) == [["path", "product_id"]]
+
+
+async def test_delete_of_an_item_and_of_the_cart(http: httpx.AsyncClient) -> None:
+    await http.post("/carts/ada/items", json={"product_id": "MUG", "quantity": 1})
+    await http.post("/carts/ada/items", json={"product_id": "JAR", "quantity": 1})
+    response = await http.delete("/carts/ada/items/MUG")
+    assert response.json()["lines"] == [{"product_id": "JAR", "quantity": 1}]
+    assert (await http.delete("/carts/ada/items/MUG")).status_code == 200  # idempotent
+    assert (await http.delete("/carts/ada")).status_code == 204
+    assert (await http.get("/carts/ada")).json()["lines"] == []
+
+
+async def test_a_catalog_outage_is_a_503_not_a_500(http: httpx.AsyncClient, world: World) -> None:
+    world.catalog.down = True
+    response = await http.post("/carts/ada/items", json={"product_id": "MUG", "quantity": 1})
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "1"
+
+
+async def test_the_subscription_to_order_placed_has_the_dead_letter_topic(
+    http: httpx.AsyncClient,
+) -> None:
+    (subscription,) = (await http.get("/dapr/subscribe")).json()
+    assert subscription["topic"] == "order-placed"
+    assert subscription["pubsubname"] == "pubsub"
+    assert subscription["deadLetterTopic"] == "dead-letters"
+
+
+def order_placed(order_id: str = "o-1", shopper_id: str = "ada") -> dict[str, Any]:
+    return {
+        "id": "m-1",
+        "topic": "order-placed",
+        "pubsubname": "pubsub",
+        "data": {"order_id": order_id, "shopper_id": shopper_id, "lines": [], "total": {}},
+    }
+
+
+async def test_order_placed_empties_the_cart(http: httpx.AsyncClient, world: World) -> None:
+    world.carts.carts["ada"] = Cart("ada", (CartLine("MUG", 1),))
+    response = await http.post("/events/order-placed", json=order_placed())
+    assert response.json() == {"status": "SUCCESS"}
+    assert world.carts.carts["ada"].lines == ()
+
+
+async def test_an_order_placed_that_does_not_fit_the_contract_is_dropped(
+    http: httpx.AsyncClient,
+) -> None:
+    response = await http.post("/events/order-placed", json=order_placed(shopper_id="not ok"))
+    assert response.json() == {"status": "DROP"}

@@ -1,0 +1,170 @@
+from __future__ import annotations
+
+import pytest
+
+from services.cart import domain
+from services.cart.domain import (
+    MAX_LINE_QUANTITY,
+    MAX_LINES,
+    Cart,
+    CartLine,
+    InvalidQuantityError,
+    LineLimitError,
+    TooManyLinesError,
+    UnknownProductError,
+)
+from tests.unit.services.cart.fakes import FakeCartRepository, FakeCatalog
+
+SHOPPER = "ada"
+
+
+def cart_with(*lines: tuple[str, int], orders: tuple[str, ...] = ()) -> Cart:
+    return Cart(SHOPPER, tuple(CartLine(p, q) for p, q in lines), orders)
+
+
+def full_cart() -> Cart:
+    return cart_with(*((f"P{i}", 1) for i in range(MAX_LINES)))
+
+
+# --- the Cart value -----------------------------------------------------------------------
+
+
+def test_adding_a_new_product_appends_a_line() -> None:
+    assert cart_with(("MUG", 1)).add("JAR", 2).lines == (CartLine("MUG", 1), CartLine("JAR", 2))
+
+
+def test_adding_a_product_already_in_the_cart_raises_its_quantity() -> None:
+    assert cart_with(("MUG", 1)).add("MUG", 2).lines == (CartLine("MUG", 3),)
+
+
+@pytest.mark.parametrize("quantity", [0, -1, 100])
+def test_an_add_outside_1_to_99_is_refused_naming_the_quantity(quantity: int) -> None:
+    with pytest.raises(InvalidQuantityError) as caught:
+        Cart.empty(SHOPPER).add("MUG", quantity)
+    assert caught.value.field == "quantity"
+
+
+def test_a_line_never_grows_past_its_cap() -> None:
+    with pytest.raises(LineLimitError, match="has 95 of 'MUG', adding 5 would make 100"):
+        cart_with(("MUG", 95)).add("MUG", 5)
+    assert cart_with(("MUG", 95)).add("MUG", 4).quantity_of("MUG") == MAX_LINE_QUANTITY
+
+
+def test_a_full_cart_refuses_a_new_product_but_not_more_of_one_it_holds() -> None:
+    with pytest.raises(TooManyLinesError) as caught:
+        full_cart().add("NEW", 1)
+    assert caught.value.field == "product_id"
+    assert full_cart().add("P0", 1).quantity_of("P0") == 2
+
+
+def test_setting_a_quantity_replaces_it_and_zero_removes_the_line() -> None:
+    cart = cart_with(("MUG", 3), ("JAR", 1))
+    assert cart.set_quantity("MUG", 7).lines == (CartLine("MUG", 7), CartLine("JAR", 1))
+    assert cart.set_quantity("MUG", 0).lines == (CartLine("JAR", 1),)
+
+
+def test_setting_a_quantity_of_a_product_not_in_the_cart_adds_it() -> None:
+    assert Cart.empty(SHOPPER).set_quantity("MUG", 2).lines == (CartLine("MUG", 2),)
+
+
+@pytest.mark.parametrize("quantity", [-1, 100])
+def test_a_set_quantity_outside_0_to_99_is_refused(quantity: int) -> None:
+    with pytest.raises(InvalidQuantityError):
+        cart_with(("MUG", 1)).set_quantity("MUG", quantity)
+
+
+def test_a_full_cart_refuses_to_set_a_new_product() -> None:
+    with pytest.raises(TooManyLinesError):
+        full_cart().set_quantity("NEW", 1)
+
+
+def test_removing_a_product_that_is_not_there_changes_nothing() -> None:
+    cart = cart_with(("MUG", 1))
+    assert cart.remove("JAR") is cart
+
+
+def test_total_quantity_counts_every_unit() -> None:
+    assert cart_with(("MUG", 2), ("JAR", 3)).total_quantity == 5
+
+
+def test_emptying_for_an_order_clears_the_lines_and_remembers_the_order() -> None:
+    emptied = cart_with(("MUG", 1)).emptied_for_order("o-1")
+    assert emptied.lines == ()
+    assert emptied.handled_orders == ("o-1",)
+
+
+def test_emptying_again_for_the_same_order_keeps_what_was_added_since() -> None:
+    refilled = cart_with(("MUG", 1)).emptied_for_order("o-1").add("JAR", 1)
+    assert refilled.emptied_for_order("o-1") is refilled
+
+
+def test_a_cart_remembers_only_the_last_orders() -> None:
+    cart = Cart.empty(SHOPPER)
+    for number in range(domain.REMEMBERED_ORDERS + 5):
+        cart = cart.emptied_for_order(f"o-{number}")
+    assert len(cart.handled_orders) == domain.REMEMBERED_ORDERS
+    assert cart.handled_orders[-1] == f"o-{domain.REMEMBERED_ORDERS + 4}"
+
+
+# --- use cases over the ports --------------------------------------------------------------
+
+
+async def test_add_item_stores_the_line_for_a_known_product() -> None:
+    carts = FakeCartRepository()
+    cart = await domain.add_item(carts, FakeCatalog({"MUG"}), SHOPPER, "MUG", 2)
+    assert cart.lines == (CartLine("MUG", 2),)
+    assert (await carts.get(SHOPPER)).lines == (CartLine("MUG", 2),)
+
+
+async def test_add_item_refuses_a_product_the_catalog_does_not_know() -> None:
+    carts = FakeCartRepository()
+    with pytest.raises(UnknownProductError) as caught:
+        await domain.add_item(carts, FakeCatalog({"MUG"}), SHOPPER, "NOPE", 1)
+    assert caught.value.field == "product_id"
+    assert carts.writes == 0
+
+
+async def test_add_item_checks_the_quantity_before_asking_the_catalog() -> None:
+    catalog = FakeCatalog({"MUG"})
+    with pytest.raises(InvalidQuantityError):
+        await domain.add_item(FakeCartRepository(), catalog, SHOPPER, "MUG", 0)
+    assert catalog.asked == []
+
+
+async def test_setting_a_quantity_to_zero_needs_no_catalog() -> None:
+    carts = FakeCartRepository(cart_with(("GONE", 2)))
+    catalog = FakeCatalog(down=True)
+    cart = await domain.set_item_quantity(carts, catalog, SHOPPER, "GONE", 0)
+    assert cart.lines == ()
+    assert catalog.asked == []
+
+
+async def test_setting_a_quantity_of_an_unknown_product_is_refused() -> None:
+    with pytest.raises(UnknownProductError):
+        await domain.set_item_quantity(FakeCartRepository(), FakeCatalog(), SHOPPER, "NOPE", 1)
+
+
+async def test_remove_and_clear() -> None:
+    carts = FakeCartRepository(cart_with(("MUG", 1), ("JAR", 1)))
+    assert (await domain.remove_item(carts, SHOPPER, "MUG")).lines == (CartLine("JAR", 1),)
+    assert (await domain.clear_cart(carts, SHOPPER)).lines == ()
+
+
+async def test_an_order_empties_the_cart_once() -> None:
+    carts = FakeCartRepository(cart_with(("MUG", 1)))
+    assert await domain.empty_after_order(carts, SHOPPER, "o-1")
+    assert (await carts.get(SHOPPER)).lines == ()
+
+
+async def test_a_redelivered_order_leaves_a_refilled_cart_alone() -> None:
+    carts = FakeCartRepository(cart_with(("MUG", 1)))
+    await domain.empty_after_order(carts, SHOPPER, "o-1")
+    await domain.add_item(carts, FakeCatalog({"JAR"}), SHOPPER, "JAR", 1)
+    assert not await domain.empty_after_order(carts, SHOPPER, "o-1")
+    assert (await carts.get(SHOPPER)).lines == (CartLine("JAR", 1),)
+
+
+async def test_an_order_for_a_shopper_without_a_cart_is_remembered() -> None:
+    carts = FakeCartRepository()
+    assert await domain.empty_after_order(carts, SHOPPER, "o-1")
+    assert (await carts.get(SHOPPER)).handled_orders == ("o-1",)
