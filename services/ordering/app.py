@@ -1,0 +1,169 @@
+"""Ordering service: places orders (once per checkout request) and drives each to its end.
+
+Composition root: the lifespan makes the one DaprClient and the adapters; routes and pub/sub
+handlers only translate HTTP and CloudEvents into domain calls.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from datetime import timedelta
+from typing import Annotated, Protocol
+
+from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response
+
+from services.ordering import domain
+from services.ordering.dapr_adapters import (
+    Handlers,
+    UpstreamError,
+    dapr_ports,
+    register_subscriptions,
+)
+from services.ordering.ports import Ports
+from services.ordering.schemas import (
+    Identifier,
+    OrderModel,
+    PaymentFailedIn,
+    PaymentSucceededIn,
+    PlaceOrderRequest,
+    StockRejectedIn,
+    StockReservedIn,
+)
+from services.ordering.settings import OrderingSettings
+from sidecart.service import pubsub
+from sidecart.service.observability import instrument, shutdown_tracing
+
+log = logging.getLogger("ordering")
+
+
+def _ports(request: Request) -> Ports:
+    return request.app.state.ports  # type: ignore[no-any-return]
+
+
+PortsDep = Annotated[Ports, Depends(_ports)]
+
+
+class PortsFactory(Protocol):
+    def __call__(self, settings: OrderingSettings) -> AbstractAsyncContextManager[Ports]: ...
+
+
+def create_app(settings: OrderingSettings, make_ports: PortsFactory = dapr_ports) -> FastAPI:
+    timing = domain.Timing(
+        wait=timedelta(seconds=settings.duplicate_wait_seconds),
+        lease=timedelta(seconds=settings.claim_lease_seconds),
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with make_ports(settings) as ports:
+            app.state.ports = ports
+            yield
+        shutdown_tracing()
+
+    app = FastAPI(title="Sidecart ordering", lifespan=lifespan)
+    instrument(app, settings)
+
+    async def advance(event_name: str, order_id: str, step: domain.Step) -> pubsub.Status:
+        try:
+            order, changed = await domain.advance(app.state.ports, order_id, step)
+        except domain.OrderNotFoundError:
+            log.error(
+                "event for an unknown order", extra={"event": event_name, "order_id": order_id}
+            )
+            return pubsub.Status.DROP
+        log.info(
+            "order advanced" if changed else "event already applied, ignored",
+            extra={"event": event_name, "order_id": order_id, "status": order.status.value},
+        )
+        return pubsub.Status.SUCCESS
+
+    async def on_stock_reserved(event: pubsub.CloudEvent[StockReservedIn]) -> pubsub.Status:
+        now = app.state.ports.clock.now()
+        return await advance(
+            "stock-reserved", event.data.order_id, lambda o: domain.on_stock_reserved(o, now)
+        )
+
+    async def on_stock_rejected(event: pubsub.CloudEvent[StockRejectedIn]) -> pubsub.Status:
+        now = app.state.ports.clock.now()
+        return await advance(
+            "stock-rejected", event.data.order_id, lambda o: domain.on_stock_rejected(o, now)
+        )
+
+    async def on_payment_succeeded(event: pubsub.CloudEvent[PaymentSucceededIn]) -> pubsub.Status:
+        now, payment_id = app.state.ports.clock.now(), event.data.payment_id
+        return await advance(
+            "payment-succeeded",
+            event.data.order_id,
+            lambda o: domain.on_payment_succeeded(o, payment_id, now),
+        )
+
+    async def on_payment_failed(event: pubsub.CloudEvent[PaymentFailedIn]) -> pubsub.Status:
+        now = app.state.ports.clock.now()
+        return await advance(
+            "payment-failed", event.data.order_id, lambda o: domain.on_payment_failed(o, now)
+        )
+
+    register_subscriptions(
+        app,
+        settings,
+        Handlers(
+            stock_reserved=on_stock_reserved,
+            stock_rejected=on_stock_rejected,
+            payment_succeeded=on_payment_succeeded,
+            payment_failed=on_payment_failed,
+        ),
+    )
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.post("/orders", status_code=201)
+    async def place_order(body: PlaceOrderRequest, response: Response, p: PortsDep) -> OrderModel:
+        try:
+            placement = await domain.place_order(p, body.to_domain(), timing)
+        except (domain.InvalidOrderError, domain.UnknownProductError) as exc:
+            raise HTTPException(status_code=422, detail=str(exc)) from exc
+        except domain.OrderInProgressError as exc:
+            raise HTTPException(status_code=409, detail=str(exc)) from exc
+        except UpstreamError as exc:
+            raise HTTPException(status_code=502, detail=str(exc)) from exc
+        order = placement.order
+        if placement.created:
+            log.info(
+                "order placed",
+                extra={
+                    "order_id": order.id,
+                    "request_id": order.request_id,
+                    "total": str(order.total.amount),
+                },
+            )
+        else:
+            response.status_code = 200
+            log.info(
+                "repeated checkout request",
+                extra={"order_id": order.id, "request_id": order.request_id},
+            )
+        return OrderModel.of(order)
+
+    @app.get("/orders/{order_id}")
+    async def get_order(order_id: str, p: PortsDep) -> OrderModel:
+        try:
+            return OrderModel.of(await domain.get_order(p, order_id))
+        except domain.OrderNotFoundError as exc:
+            raise HTTPException(status_code=404, detail=str(exc)) from exc
+
+    @app.get("/orders")
+    async def list_orders(
+        p: PortsDep, shopper_id: Annotated[Identifier | None, Query()] = None
+    ) -> list[OrderModel]:
+        """A shopper's history with `shopper_id`, else every order (admin); newest first."""
+        if shopper_id is not None:
+            orders = await domain.order_history(p, shopper_id)
+        else:
+            orders = await domain.all_orders(p)
+        return [OrderModel.of(o) for o in orders]
+
+    return app

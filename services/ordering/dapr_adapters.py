@@ -1,0 +1,365 @@
+"""The only module of ordering that knows Dapr: `orderstore`, the outbox, pub/sub, invocation.
+
+Keys in `orderstore` (Dapr prefixes them with the app id):
+    order:{id}                   the order (StoredOrder JSON)
+    request:{request_id}         which order a checkout request places (first write wins)
+    shopper-orders:{shopper_id}  the shopper's order ids, oldest first
+    order-ids                    every order id, oldest first
+
+The outbox transaction
+----------------------
+`orderstore` has `outboxPublishTopic: order-placed`: daprd publishes *every upsert* of a
+transaction on it (to an internal topic first; the message goes out once the transaction's
+marker key is found in the store, so a transaction that fails publishes nothing). Hence the
+placement transaction is exactly: the order upsert, then a projection of the same key carrying
+the clean OrderPlaced JSON (`outbox.projection: "true"`, `contentType: application/json`,
+`cloudevent.traceparent`). The projection is not stored, only published.
+
+`check_outbox_transaction` refuses anything else before daprd sees it. In particular a
+`contentType: application/json` on a stored operation makes the Redis store use RedisJSON
+commands that a stock Redis lacks: the transaction then fails with a 500 *after* the outbox has
+published the message, announcing an order that was never saved.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import httpx
+from dapr.aio.clients import DaprClient
+from dapr.clients.grpc._request import TransactionalStateOperation, TransactionOperationType
+from dapr.ext.fastapi import DaprApp
+from fastapi import FastAPI
+from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+from services.ordering.domain import (
+    CatalogProduct,
+    Claim,
+    Message,
+    MessageKind,
+    Order,
+    OrderNotFoundError,
+)
+from services.ordering.events import event_for
+from services.ordering.ports import Ports
+from services.ordering.schemas import (
+    ClaimModel,
+    OrderIdsModel,
+    PaymentFailedIn,
+    PaymentSucceededIn,
+    ProductIn,
+    StockRejectedIn,
+    StockReservedIn,
+    StoredOrder,
+)
+from services.ordering.settings import OrderingSettings
+from sidecart.service import pubsub, state
+from sidecart.service.dapr import connect_client
+
+GLOBAL_INDEX = "order-ids"
+PROJECTION = "outbox.projection"
+CONTENT_TYPE = "contentType"
+JSON = "application/json"
+
+
+def order_key(order_id: str) -> str:
+    return f"order:{order_id}"
+
+
+def request_key(request_id: str) -> str:
+    return f"request:{request_id}"
+
+
+def shopper_key(shopper_id: str) -> str:
+    return f"shopper-orders:{shopper_id}"
+
+
+def current_traceparent() -> str | None:
+    carrier: dict[str, str] = {}
+    TraceContextTextMapPropagator().inject(carrier)
+    return carrier.get("traceparent")
+
+
+class UpstreamError(RuntimeError):
+    """A service behind a sidecar failed or could not be reached."""
+
+
+class OutboxGuardError(ValueError):
+    """A transaction on the outbox store that would publish something other than one event."""
+
+
+# --- the outbox transaction -----------------------------------------------------------------
+
+
+def placement_operations(
+    order: Order, traceparent: str | None = None
+) -> list[TransactionalStateOperation]:
+    """The order upsert and its OrderPlaced projection, in that order."""
+    (placed,) = [m for m in order.outbox if m.kind is MessageKind.ORDER_PLACED]
+    key = order_key(order.id)
+    projection = {PROJECTION: "true", CONTENT_TYPE: JSON}
+    if traceparent:
+        projection["cloudevent.traceparent"] = traceparent
+    # daprd 1.18 builds the published CloudEvent from the stored operation and copies that
+    # operation's metadata into it, so `traceparent` there is what continues the trace; the
+    # projection's `cloudevent.traceparent` is the documented override, kept for daprd versions
+    # that honour it. Neither reaches the Redis store (it reads contentType and ttlInSeconds).
+    stored = {"traceparent": traceparent} if traceparent else {}
+    return [
+        TransactionalStateOperation(
+            key=key, data=StoredOrder.of(order).model_dump_json(), metadata=stored
+        ),
+        TransactionalStateOperation(
+            key=key, data=event_for(order, placed).model_dump_json(), metadata=projection
+        ),
+    ]
+
+
+def _is_projection(op: TransactionalStateOperation) -> bool:
+    return op.metadata.get(PROJECTION, "").lower() == "true"
+
+
+def check_outbox_transaction(operations: Sequence[TransactionalStateOperation]) -> None:
+    """Refuse a transaction that would publish anything but one clean event, or fail late.
+
+    Rules: exactly one stored upsert (daprd publishes every upsert), no content type on a
+    stored operation (RedisJSON), and one projection, last (daprd removes projections from the
+    list while walking it), of that upsert's key.
+    """
+    upsert = TransactionOperationType.upsert
+    stored = [op for op in operations if not _is_projection(op)]
+    for op in stored:
+        if CONTENT_TYPE in op.metadata:
+            raise OutboxGuardError(
+                f"operation on {op.key!r} sets {CONTENT_TYPE}: only the projection may "
+                "(a stored JSON value makes the Redis store fail after the outbox published)"
+            )
+    upserts = [op for op in stored if op.operation_type is upsert]
+    if len(upserts) != 1:
+        raise OutboxGuardError(
+            f"an outbox transaction needs exactly one stored upsert, got {len(upserts)}: "
+            "each one is published"
+        )
+    projections = [op for op in operations if _is_projection(op)]
+    if len(projections) != 1 or not _is_projection(operations[-1]):
+        raise OutboxGuardError("an outbox transaction needs one projection, as its last operation")
+    if projections[0].key != upserts[0].key or projections[0].operation_type is not upsert:
+        raise OutboxGuardError(
+            f"the projection of {projections[0].key!r} does not match the upsert of "
+            f"{upserts[0].key!r}"
+        )
+    if projections[0].metadata.get(CONTENT_TYPE) != JSON:
+        raise OutboxGuardError(f"the projection must set {CONTENT_TYPE}: {JSON}")
+
+
+async def execute_outbox_transaction(
+    client: DaprClient, store: str, operations: Sequence[TransactionalStateOperation]
+) -> None:
+    check_outbox_transaction(operations)
+    await client.execute_state_transaction(store, operations)
+
+
+# --- repositories -------------------------------------------------------------------------
+
+
+class DaprRequestClaims:
+    def __init__(self, client: DaprClient, store: str) -> None:
+        self._client = client
+        self._store = store
+
+    async def claim(self, request_id: str, order_id: str, at: datetime) -> Claim | None:
+        key = request_key(request_id)
+        value = ClaimModel(order_id=order_id, claimed_at=at).model_dump_json()
+        if await state.create(self._client, self._store, key, value):
+            return Claim(request_id, order_id, at, won=True)
+        current = await state.read(self._client, self._store, key)
+        if current.data is None:
+            return None
+        held = ClaimModel.model_validate_json(current.data)
+        return Claim(request_id, held.order_id, held.claimed_at, won=False, etag=current.etag)
+
+    async def take_over(self, claim: Claim, at: datetime) -> Claim | None:
+        if claim.etag is None:
+            return None
+        value = ClaimModel(order_id=claim.order_id, claimed_at=at).model_dump_json()
+        key = request_key(claim.request_id)
+        if await state.write(self._client, self._store, key, value, claim.etag):
+            return Claim(claim.request_id, claim.order_id, at, won=True)
+        return None
+
+    async def release(self, claim: Claim) -> None:
+        await self._client.delete_state(self._store, request_key(claim.request_id))
+
+
+def _add_id(order_id: str) -> state.Change:
+    def change(raw: bytes | None) -> str | None:
+        ids = OrderIdsModel.model_validate_json(raw).ids if raw else []
+        if order_id in ids:
+            return None
+        return OrderIdsModel(ids=[*ids, order_id]).model_dump_json()
+
+    return change
+
+
+class DaprOrderRepository:
+    def __init__(self, client: DaprClient, store: str) -> None:
+        self._client = client
+        self._store = store
+
+    async def get(self, order_id: str) -> Order | None:
+        raw = (await state.read(self._client, self._store, order_key(order_id))).data
+        return StoredOrder.model_validate_json(raw).to_domain() if raw else None
+
+    async def place(self, order: Order) -> None:
+        operations = placement_operations(order, current_traceparent())
+        await execute_outbox_transaction(self._client, self._store, operations)
+
+    async def update(self, order_id: str, change: Callable[[Order], Order | None]) -> Order:
+        def on_bytes(raw: bytes | None) -> str | None:
+            if raw is None:
+                raise OrderNotFoundError(order_id)
+            new = change(StoredOrder.model_validate_json(raw).to_domain())
+            return None if new is None else StoredOrder.of(new).model_dump_json()
+
+        raw = await state.update(self._client, self._store, order_key(order_id), on_bytes)
+        if raw is None:  # pragma: no cover - on_bytes raised already
+            raise OrderNotFoundError(order_id)
+        return StoredOrder.model_validate_json(raw).to_domain()
+
+    async def index(self, order: Order) -> None:
+        await state.update(
+            self._client, self._store, shopper_key(order.shopper_id), _add_id(order.id)
+        )
+        await state.update(self._client, self._store, GLOBAL_INDEX, _add_id(order.id))
+
+    async def _listed(self, index_key: str) -> list[Order]:
+        raw = (await state.read(self._client, self._store, index_key)).data
+        ids = OrderIdsModel.model_validate_json(raw).ids if raw else []
+        if not ids:
+            return []
+        items = (await self._client.get_bulk_state(self._store, [order_key(i) for i in ids])).items
+        # An id whose order is not saved yet (being placed, or its placement failed) is skipped.
+        return [StoredOrder.model_validate_json(i.data).to_domain() for i in items if i.data]
+
+    async def for_shopper(self, shopper_id: str) -> list[Order]:
+        return await self._listed(shopper_key(shopper_id))
+
+    async def all(self) -> list[Order]:
+        return await self._listed(GLOBAL_INDEX)
+
+
+# --- the catalog, events, the clock ---------------------------------------------------------
+
+
+@dataclass
+class Sidecar:
+    client: DaprClient
+    http: httpx.AsyncClient
+    settings: OrderingSettings
+
+    def method_url(self, app_id: str, path: str) -> str:
+        return f"{self.settings.dapr_http_url}/v1.0/invoke/{app_id}/method/{path.lstrip('/')}"
+
+
+class DaprCatalogGateway:
+    def __init__(self, sidecar: Sidecar) -> None:
+        self._sidecar = sidecar
+        self._app = sidecar.settings.catalog_app_id
+
+    async def get_product(self, product_id: str) -> CatalogProduct | None:
+        url = self._sidecar.method_url(self._app, f"products/{product_id}")
+        try:
+            response = await self._sidecar.http.get(url)
+        except httpx.HTTPError as exc:
+            raise UpstreamError(f"catalog unreachable: {exc}") from exc
+        if response.status_code == 404:
+            return None
+        if response.status_code >= 400:
+            raise UpstreamError(f"catalog answered {response.status_code} for {product_id!r}")
+        return ProductIn.model_validate_json(response.content).to_domain()
+
+
+class DaprOrderEvents:
+    def __init__(self, client: DaprClient, settings: OrderingSettings) -> None:
+        self._client = client
+        self._pubsub = settings.pubsub
+        self._topics = {
+            MessageKind.PAYMENT_REQUESTED: settings.payment_requested_topic,
+            MessageKind.ORDER_CONFIRMED: settings.order_confirmed_topic,
+            MessageKind.ORDER_CANCELLED: settings.order_cancelled_topic,
+        }
+
+    async def publish(self, order: Order, message: Message) -> None:
+        topic = self._topics.get(message.kind)
+        if topic is None:
+            raise ValueError(f"{message.kind} is published by the outbox, not by ordering")
+        await self._client.publish_event(
+            self._pubsub,
+            topic,
+            event_for(order, message).model_dump_json(),
+            data_content_type=JSON,
+            # The envelope's id is the message's: a re-publish after a crash is recognisable.
+            publish_metadata={"cloudevent.id": message.id},
+        )
+
+
+class SystemClock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+
+
+@asynccontextmanager
+async def dapr_ports(settings: OrderingSettings) -> AsyncIterator[Ports]:
+    """Ordering's ports on Dapr: one DaprClient, one HTTP client for service invocation."""
+    async with connect_client(settings) as client, httpx.AsyncClient(timeout=10.0) as http:
+        HTTPXClientInstrumentor.instrument_client(http)
+        yield Ports(
+            requests=DaprRequestClaims(client, settings.orderstore),
+            orders=DaprOrderRepository(client, settings.orderstore),
+            catalog=DaprCatalogGateway(Sidecar(client, http, settings)),
+            events=DaprOrderEvents(client, settings),
+            clock=SystemClock(),
+        )
+
+
+@dataclass(frozen=True)
+class Handlers:
+    stock_reserved: pubsub.Handler[StockReservedIn]
+    stock_rejected: pubsub.Handler[StockRejectedIn]
+    payment_succeeded: pubsub.Handler[PaymentSucceededIn]
+    payment_failed: pubsub.Handler[PaymentFailedIn]
+
+
+def register_subscriptions(app: FastAPI, settings: OrderingSettings, handlers: Handlers) -> None:
+    """Every topic ordering follows, each with the shared dead-letter topic."""
+    dapr_app = DaprApp(app)
+
+    def subscribe(topic: str, receive: Callable[..., object]) -> None:
+        dapr_app.subscribe(
+            pubsub=settings.pubsub,
+            topic=topic,
+            route=f"/events/{topic}",
+            dead_letter_topic=settings.dead_letter_topic,
+        )(receive)
+
+    subscribe(
+        settings.stock_reserved_topic, pubsub.endpoint(StockReservedIn, handlers.stock_reserved)
+    )
+    subscribe(
+        settings.stock_rejected_topic, pubsub.endpoint(StockRejectedIn, handlers.stock_rejected)
+    )
+    subscribe(
+        settings.payment_succeeded_topic,
+        pubsub.endpoint(PaymentSucceededIn, handlers.payment_succeeded),
+    )
+    subscribe(
+        settings.payment_failed_topic, pubsub.endpoint(PaymentFailedIn, handlers.payment_failed)
+    )

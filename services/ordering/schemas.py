@@ -1,0 +1,259 @@
+"""Ordering's wire formats: the HTTP API, the stored order, and the contracts it reads.
+
+The reader models of other services' events and of the catalog's product keep only the fields
+ordering uses and ignore the rest, so the producers can add fields without breaking ordering.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from services.ordering.domain import (
+    Address,
+    CancelReason,
+    CatalogProduct,
+    LineRequest,
+    Message,
+    MessageKind,
+    Money,
+    Order,
+    OrderLine,
+    PlaceOrder,
+    Status,
+    Transition,
+)
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+OptionalText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
+Identifier = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:-]{1,100}$")]
+ProductId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,40}$")]
+Email = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"),
+]
+Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
+
+
+class MoneyModel(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    amount: Decimal
+    currency: Currency
+
+    @classmethod
+    def of(cls, money: Money) -> MoneyModel:
+        return cls(amount=money.amount, currency=money.currency)
+
+    def to_domain(self) -> Money:
+        return Money(self.amount, self.currency)
+
+
+class AddressModel(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    street_address: Text
+    city: Text
+    state: OptionalText = ""
+    zip_code: Text
+    country: Text
+
+    @classmethod
+    def of(cls, address: Address) -> AddressModel:
+        return cls(
+            street_address=address.street_address,
+            city=address.city,
+            state=address.state,
+            zip_code=address.zip_code,
+            country=address.country,
+        )
+
+    def to_domain(self) -> Address:
+        return Address(self.street_address, self.city, self.state, self.zip_code, self.country)
+
+
+class LineRequestModel(BaseModel):
+    product_id: ProductId
+    quantity: Annotated[int, Field(ge=1, le=1000)]
+
+
+class PlaceOrderRequest(BaseModel):
+    """`POST /orders`: the checkout. A repeat of `request_id` returns the first order."""
+
+    request_id: Identifier
+    shopper_id: Identifier
+    email: Email
+    address: AddressModel
+    currency: Currency
+    card_token: Identifier
+    lines: Annotated[list[LineRequestModel], Field(min_length=1, max_length=50)]
+
+    def to_domain(self) -> PlaceOrder:
+        return PlaceOrder(
+            request_id=self.request_id,
+            shopper_id=self.shopper_id,
+            email=self.email,
+            address=self.address.to_domain(),
+            currency=self.currency,
+            card_token=self.card_token,
+            lines=tuple(LineRequest(line.product_id, line.quantity) for line in self.lines),
+        )
+
+
+class OrderLineModel(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    product_id: str
+    name: str
+    quantity: int
+    unit_price: MoneyModel
+
+    @classmethod
+    def of(cls, line: OrderLine) -> OrderLineModel:
+        return cls(
+            product_id=line.product_id,
+            name=line.name,
+            quantity=line.quantity,
+            unit_price=MoneyModel.of(line.unit_price),
+        )
+
+    def to_domain(self) -> OrderLine:
+        return OrderLine(self.product_id, self.name, self.quantity, self.unit_price.to_domain())
+
+
+class TransitionModel(BaseModel):
+    status: Status
+    at: datetime
+
+
+class OrderModel(BaseModel):
+    """An order as the API shows it (no card token, no owed messages)."""
+
+    id: str
+    request_id: str
+    shopper_id: str
+    email: str
+    address: AddressModel
+    lines: list[OrderLineModel]
+    total: MoneyModel
+    status: Status
+    cancel_reason: CancelReason | None = None
+    stock_reserved: bool = False
+    payment_id: str | None = None
+    placed_at: datetime
+    updated_at: datetime | None = None
+    history: list[TransitionModel] = []
+
+    @classmethod
+    def of(cls, order: Order) -> OrderModel:
+        return cls.model_validate(_public_fields(order))
+
+
+class MessageModel(BaseModel):
+    kind: MessageKind
+    id: str
+    occurred_at: datetime
+
+
+class StoredOrder(OrderModel):
+    """The order as `orderstore` keeps it."""
+
+    card_token: str
+    outbox: list[MessageModel] = []
+
+    @classmethod
+    def of(cls, order: Order) -> StoredOrder:
+        outbox = [
+            MessageModel(kind=m.kind, id=m.id, occurred_at=m.occurred_at) for m in order.outbox
+        ]
+        return cls.model_validate(
+            {**_public_fields(order), "card_token": order.card_token, "outbox": outbox}
+        )
+
+    def to_domain(self) -> Order:
+        return Order(
+            id=self.id,
+            request_id=self.request_id,
+            shopper_id=self.shopper_id,
+            email=self.email,
+            address=self.address.to_domain(),
+            card_token=self.card_token,
+            lines=tuple(line.to_domain() for line in self.lines),
+            total=self.total.to_domain(),
+            placed_at=self.placed_at,
+            status=self.status,
+            cancel_reason=self.cancel_reason,
+            stock_reserved=self.stock_reserved,
+            payment_id=self.payment_id,
+            history=tuple(Transition(t.status, t.at) for t in self.history),
+            outbox=tuple(Message(m.kind, m.id, m.occurred_at) for m in self.outbox),
+            updated_at=self.updated_at,
+        )
+
+
+def _public_fields(order: Order) -> dict[str, object]:
+    return {
+        "id": order.id,
+        "request_id": order.request_id,
+        "shopper_id": order.shopper_id,
+        "email": order.email,
+        "address": AddressModel.of(order.address),
+        "lines": [OrderLineModel.of(line) for line in order.lines],
+        "total": MoneyModel.of(order.total),
+        "status": order.status,
+        "cancel_reason": order.cancel_reason,
+        "stock_reserved": order.stock_reserved,
+        "payment_id": order.payment_id,
+        "placed_at": order.placed_at,
+        "updated_at": order.updated_at,
+        "history": [TransitionModel(status=t.status, at=t.at) for t in order.history],
+    }
+
+
+class ClaimModel(BaseModel):
+    """`request:{request_id}` in `orderstore`: which order a checkout request places."""
+
+    order_id: str
+    claimed_at: datetime
+
+
+class OrderIdsModel(BaseModel):
+    ids: list[str] = []
+
+
+# --- what ordering reads from other services ----------------------------------------------
+
+
+class ProductIn(BaseModel):
+    id: str
+    name: str
+    price: MoneyModel
+
+    def to_domain(self) -> CatalogProduct:
+        return CatalogProduct(self.id, self.name, self.price.to_domain())
+
+
+class _EventIn(BaseModel):
+    id: str
+    correlation_id: str = ""
+    order_id: str
+
+
+class StockReservedIn(_EventIn):
+    pass
+
+
+class StockRejectedIn(_EventIn):
+    reason: str = "out_of_stock"
+    product_ids: list[str] = []
+
+
+class PaymentSucceededIn(_EventIn):
+    payment_id: str
+
+
+class PaymentFailedIn(_EventIn):
+    reason: str = ""

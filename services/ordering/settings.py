@@ -1,0 +1,29 @@
+"""Ordering settings: its state and pub/sub components, the topics it uses, its timings."""
+
+from pydantic import Field
+
+from sidecart.service.settings import ServiceSettings
+
+
+class OrderingSettings(ServiceSettings):
+    # `orderstore` publishes every transaction to `order-placed` (its outbox): only ordering
+    # writes to it, and only the order placement uses a transaction on it.
+    orderstore: str = Field("orderstore", validation_alias="ORDERSTORE_NAME", min_length=1)
+    pubsub: str = Field("pubsub", validation_alias="PUBSUB_NAME", min_length=1)
+    catalog_app_id: str = Field("catalog", validation_alias="CATALOG_APP_ID", min_length=1)
+    dead_letter_topic: str = Field(
+        "dead-letters", validation_alias="DEAD_LETTER_TOPIC", min_length=1
+    )
+    stock_reserved_topic: str = Field("stock-reserved", min_length=1)
+    stock_rejected_topic: str = Field("stock-rejected", min_length=1)
+    payment_succeeded_topic: str = Field("payment-succeeded", min_length=1)
+    payment_failed_topic: str = Field("payment-failed", min_length=1)
+    payment_requested_topic: str = Field("payment-requested", min_length=1)
+    order_confirmed_topic: str = Field("order-confirmed", min_length=1)
+    order_cancelled_topic: str = Field("order-cancelled", min_length=1)
+    duplicate_wait_seconds: float = Field(
+        10.0, validation_alias="ORDERING_DUPLICATE_WAIT_SECONDS", gt=0, le=60
+    )
+    claim_lease_seconds: float = Field(
+        30.0, validation_alias="ORDERING_CLAIM_LEASE_SECONDS", gt=0, le=3600
+    )
