@@ -1,7 +1,8 @@
 """Catalog service: products over Dapr service invocation, changes published on pub/sub.
 
 This is the composition root: the lifespan makes the one DaprClient, builds the adapters and
-seeds the catalog at first start; routes only translate HTTP to domain calls.
+seeds the catalog at first start; routes only translate HTTP to domain calls, and the pub/sub
+handlers reserve stock for placed orders and release it for cancelled ones.
 """
 
 from __future__ import annotations
@@ -10,15 +11,22 @@ import json
 import logging
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from datetime import UTC, datetime
 from typing import Annotated, Protocol
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 
 from services.catalog import domain
-from services.catalog.dapr_adapters import dapr_ports
+from services.catalog.dapr_adapters import Handlers, dapr_ports, register_subscriptions
 from services.catalog.ports import Ports
-from services.catalog.schemas import ProductModel, ProductPageModel
+from services.catalog.schemas import (
+    OrderCancelledIn,
+    OrderPlacedIn,
+    ProductModel,
+    ProductPageModel,
+)
 from services.catalog.settings import CatalogSettings
+from sidecart.service import pubsub
 from sidecart.service.observability import instrument, shutdown_tracing
 
 log = logging.getLogger("catalog")
@@ -52,6 +60,42 @@ def create_app(settings: CatalogSettings, make_ports: PortsFactory = dapr_ports)
 
     app = FastAPI(title="Sidecart catalog", lifespan=lifespan)
     instrument(app, settings)
+
+    async def on_order_placed(event: pubsub.CloudEvent[OrderPlacedIn]) -> pubsub.Status:
+        order = event.data
+        reservation = await domain.reserve_stock(
+            app.state.ports,
+            order.order_id,
+            [(line.product_id, line.quantity) for line in order.lines],
+            order.correlation_id or order.order_id,
+            datetime.now(UTC),
+        )
+        log.info(
+            "stock reservation decided",
+            extra={
+                "order_id": order.order_id,
+                "status": reservation.status.value,
+                "short": list(reservation.short_product_ids),
+            },
+        )
+        return pubsub.Status.SUCCESS
+
+    async def on_order_cancelled(event: pubsub.CloudEvent[OrderCancelledIn]) -> pubsub.Status:
+        order = event.data
+        if not order.stock_reserved:
+            return pubsub.Status.SUCCESS
+        released = await domain.release_stock(app.state.ports, order.order_id, datetime.now(UTC))
+        if released is None:
+            log.warning("cancelled order had no reservation", extra={"order_id": order.order_id})
+        else:
+            log.info("stock released", extra={"order_id": order.order_id})
+        return pubsub.Status.SUCCESS
+
+    register_subscriptions(
+        app,
+        settings,
+        Handlers(order_placed=on_order_placed, order_cancelled=on_order_cancelled),
+    )
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:

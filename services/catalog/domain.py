@@ -1,12 +1,27 @@
-"""The catalog's rules: products, money, search and paging. Standard library only."""
+"""The catalog's rules: products, money, search and paging, and stock held for orders.
+
+Stock reservation is all or nothing per order and exactly once per product: a product records
+the quantity it holds for each order (`holds`), and taking or giving back a hold is one
+ETag-checked write of that product. So a redelivered OrderPlaced or OrderCancelled, a crash
+halfway through an order's products, or two deliveries at once never count a product twice.
+A reservation record per order remembers the outcome and the messages still owed (published
+after the record is saved, re-sent by a redelivery that finds them unsent). Standard library only.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
+import enum
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from services.catalog.ports import CatalogEvents, ProductRepository
+
+if TYPE_CHECKING:
+    from services.catalog.ports import Ports
 
 
 class ProductNotFoundError(LookupError):
@@ -36,6 +51,8 @@ class Product:
     price: Money
     stock: int
     picture: str = ""
+    holds: Mapping[str, int] = field(default_factory=dict)
+    """Quantity held for each order id; `stock` is what is left for sale."""
 
     def matches(self, query: str) -> bool:
         needle = query.casefold()
@@ -73,12 +90,15 @@ async def seed_if_empty(repository: ProductRepository, seed: Sequence[Product]) 
 async def update_product(
     repository: ProductRepository, events: CatalogEvents, product: Product, correlation_id: str
 ) -> Product:
-    """Replace a product's details and tell the other services their copies are stale."""
-    if await repository.get(product.id) is None:
-        raise ProductNotFoundError(product.id)
-    await repository.save(product)
+    """Replace a product's details and tell the other services their copies are stale.
+
+    The stock held for orders is the catalog's own bookkeeping: an edit keeps it.
+    """
+    saved = await repository.modify(
+        product.id, lambda current: replace(product, holds=current.holds)
+    )
     await events.catalog_changed([product.id], correlation_id)
-    return product
+    return saved
 
 
 async def get_product(repository: ProductRepository, product_id: str) -> Product:
@@ -92,3 +112,195 @@ def with_stock(product: Product, stock: int) -> Product:
     if stock < 0:
         raise ValueError("stock cannot be negative")
     return replace(product, stock=stock)
+
+
+# --- stock reservation ------------------------------------------------------------------------
+
+
+class OutOfStockError(ValueError):
+    def __init__(self, product_id: str, wanted: int, available: int) -> None:
+        super().__init__(f"{product_id!r}: {wanted} wanted, {available} available")
+        self.product_id = product_id
+
+
+def hold(product: Product, order_id: str, quantity: int) -> Product | None:
+    """Take `quantity` from the stock for `order_id`; None when the order holds it already."""
+    if quantity < 1:
+        raise ValueError("a hold is at least one unit")
+    if order_id in product.holds:
+        return None
+    if product.stock < quantity:
+        raise OutOfStockError(product.id, quantity, product.stock)
+    return replace(
+        product, stock=product.stock - quantity, holds={**product.holds, order_id: quantity}
+    )
+
+
+def unhold(product: Product, order_id: str) -> Product | None:
+    """Give back what `order_id` holds; None when it holds nothing (never held, or given back)."""
+    if order_id not in product.holds:
+        return None
+    holds = {k: v for k, v in product.holds.items() if k != order_id}
+    return replace(product, stock=product.stock + product.holds[order_id], holds=holds)
+
+
+class ReservationStatus(enum.StrEnum):
+    RESERVING = "reserving"
+    RESERVED = "reserved"
+    REJECTED = "rejected"
+    RELEASED = "released"
+
+
+class MessageKind(enum.StrEnum):
+    STOCK_RESERVED = "stock_reserved"
+    STOCK_REJECTED = "stock_rejected"
+    CATALOG_CHANGED = "catalog_changed"
+
+
+@dataclass(frozen=True)
+class Message:
+    """A message a reservation owes; its payload is read off the reservation when sent."""
+
+    kind: MessageKind
+    id: str
+    occurred_at: datetime
+
+    @classmethod
+    def new(cls, kind: MessageKind, at: datetime) -> Message:
+        return cls(kind, str(uuid.uuid4()), at)
+
+
+@dataclass(frozen=True)
+class Reservation:
+    order_id: str
+    lines: tuple[tuple[str, int], ...]
+    """(product id, quantity), one per product, sorted by product id."""
+    correlation_id: str
+    status: ReservationStatus = ReservationStatus.RESERVING
+    short_product_ids: tuple[str, ...] = ()
+    outbox: tuple[Message, ...] = ()
+    updated_at: datetime | None = None
+
+    @property
+    def product_ids(self) -> list[str]:
+        return [product_id for product_id, _ in self.lines]
+
+    def without_messages(self, sent: Sequence[str]) -> Reservation | None:
+        kept = tuple(m for m in self.outbox if m.id not in set(sent))
+        return None if len(kept) == len(self.outbox) else replace(self, outbox=kept)
+
+
+def merge_lines(lines: Sequence[tuple[str, int]]) -> tuple[tuple[str, int], ...]:
+    """One line per product (quantities added), in product id order: the order holds are
+    taken in, the same for every order, so two orders never wait on each other in a circle."""
+    merged: dict[str, int] = {}
+    for product_id, quantity in lines:
+        if quantity < 1:
+            raise ValueError(f"quantity of {product_id!r} must be at least 1")
+        merged[product_id] = merged.get(product_id, 0) + quantity
+    return tuple(sorted(merged.items()))
+
+
+def _finish(
+    reservation: Reservation,
+    status: ReservationStatus,
+    owes: Sequence[MessageKind],
+    at: datetime,
+    short: Sequence[str] = (),
+) -> Reservation:
+    return replace(
+        reservation,
+        status=status,
+        short_product_ids=tuple(short),
+        outbox=(*reservation.outbox, *(Message.new(kind, at) for kind in owes)),
+        updated_at=at,
+    )
+
+
+async def deliver_owed(ports: Ports, reservation: Reservation) -> Reservation:
+    if not reservation.outbox:
+        return reservation
+    sent: list[str] = []
+    for message in reservation.outbox:
+        await ports.events.publish(reservation, message)
+        sent.append(message.id)
+    return await ports.reservations.update(reservation.order_id, lambda r: r.without_messages(sent))
+
+
+async def _give_back(ports: Ports, reservation: Reservation) -> None:
+    for product_id in reservation.product_ids:
+        try:
+            await ports.products.modify(product_id, lambda p: unhold(p, reservation.order_id))
+        except ProductNotFoundError:
+            continue
+
+
+def _holding(order_id: str, quantity: int) -> Callable[[Product], Product | None]:
+    return lambda product: hold(product, order_id, quantity)
+
+
+async def reserve_stock(
+    ports: Ports,
+    order_id: str,
+    lines: Sequence[tuple[str, int]],
+    correlation_id: str,
+    at: datetime,
+) -> Reservation:
+    """Hold every line's stock for the order, or none of it; owe StockReserved or StockRejected.
+
+    A repeat delivery finds the reservation decided and only sends what is still owed (and,
+    for a rejected order, makes sure it holds nothing).
+    """
+    begun = await ports.reservations.begin(
+        Reservation(order_id, merge_lines(lines), correlation_id, updated_at=at)
+    )
+    if begun.status is not ReservationStatus.RESERVING:
+        if begun.status in {ReservationStatus.REJECTED, ReservationStatus.RELEASED}:
+            await _give_back(ports, begun)
+        return await deliver_owed(ports, begun)
+
+    short: list[str] = []
+    for product_id, quantity in begun.lines:
+        if short:  # already rejected: only find out which other products are short
+            product = await ports.products.get(product_id)
+            if product is None or product.holds.get(order_id, 0) + product.stock < quantity:
+                short.append(product_id)
+            continue
+        try:
+            await ports.products.modify(product_id, _holding(order_id, quantity))
+        except (OutOfStockError, ProductNotFoundError):
+            short.append(product_id)
+    if short:
+        await _give_back(ports, begun)
+        outcome = _finish(
+            begun, ReservationStatus.REJECTED, [MessageKind.STOCK_REJECTED], at, short
+        )
+    else:
+        owes = [MessageKind.STOCK_RESERVED, MessageKind.CATALOG_CHANGED]
+        outcome = _finish(begun, ReservationStatus.RESERVED, owes, at)
+
+    def decide(current: Reservation) -> Reservation | None:
+        return outcome if current.status is ReservationStatus.RESERVING else None
+
+    return await deliver_owed(ports, await ports.reservations.update(order_id, decide))
+
+
+class ReservationInFlightError(RuntimeError):
+    """A release arrived while the order's reservation is still being decided."""
+
+
+async def release_stock(ports: Ports, order_id: str, at: datetime) -> Reservation | None:
+    """Give back everything a cancelled order holds, once; None when it reserved nothing."""
+    reservation = await ports.reservations.get(order_id)
+    if reservation is None or reservation.status is ReservationStatus.REJECTED:
+        return reservation
+    if reservation.status is ReservationStatus.RESERVING:
+        raise ReservationInFlightError(f"reservation of order {order_id!r} is not decided yet")
+    await _give_back(ports, reservation)
+
+    def released(current: Reservation) -> Reservation | None:
+        if current.status is not ReservationStatus.RESERVED:
+            return None
+        return _finish(current, ReservationStatus.RELEASED, [MessageKind.CATALOG_CHANGED], at)
+
+    return await deliver_owed(ports, await ports.reservations.update(order_id, released))
