@@ -5,14 +5,25 @@ VENV := .venv
 BIN := $(VENV)/bin
 VENV_STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 PYTEST_ARGS ?=
+# Infrastructure profile (docs/profiles.md): `make run PROFILE=kafka,postgres`, `make test PROFILE=...`.
+PROFILE ?=
+ifneq ($(strip $(PROFILE)),)
+export SIDECART_PROFILE := $(PROFILE)
+endif
+# Profiles of `make test-matrix` (space-separated; "all" for every combination).
+MATRIX ?=
+CI_PROFILES ?= kafka postgres
 
-.PHONY: help bootstrap run test unit integration lint format clean
+.PHONY: help bootstrap run test unit integration lint format clean test-matrix test-ci-profiles
 
 help:
 	@echo "make run        start Redis, Zipkin and every service beside its own daprd"
 	@echo "make test       lint, type-check, unit and integration tests (what CI runs)"
 	@echo "make unit       unit tests only (no sidecar)"
 	@echo "make bootstrap  install what is missing (venv, daprd, Redis, Zipkin)"
+	@echo "make test-matrix   the e2e suite on every runnable profile: profile x result x duration"
+	@echo "make test-ci-profiles   make test, then the e2e suite on $(CI_PROFILES)"
+	@echo "PROFILE=kafka,postgres  with run/test/bootstrap: swap brokers and stores (docs/profiles.md)"
 
 $(VENV_STAMP): pyproject.toml
 	@start=$$(date +%s); echo "[bootstrap] python venv $(VENV): installing ..."; \
@@ -45,6 +56,12 @@ integration: bootstrap
 
 test: bootstrap lint
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+test-matrix: bootstrap
+	$(BIN)/sidecart matrix $(if $(strip $(MATRIX)),--profiles "$(MATRIX)") -- $(PYTEST_ARGS)
+
+test-ci-profiles: test
+	$(BIN)/sidecart matrix --profiles "$(CI_PROFILES)" -- $(PYTEST_ARGS)
 
 clean:
 	rm -rf .sidecart .pytest_cache .mypy_cache .ruff_cache

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import time
@@ -10,6 +11,7 @@ from pathlib import Path
 from types import FrameType
 
 from sidecart import bootstrap as boot
+from sidecart import matrix, profile_install, profiles
 from sidecart.errors import SidecartError
 from sidecart.launcher import Stack, StackOptions, print_urls
 from sidecart.paths import PROJECT_ROOT, state_dir
@@ -23,8 +25,12 @@ def _on_signal(signum: int, _frame: FrameType | None) -> None:
     raise _StopRequestedError(signal.Signals(signum).name)
 
 
-def cmd_bootstrap(_: argparse.Namespace) -> int:
-    boot.bootstrap()
+def cmd_bootstrap(args: argparse.Namespace) -> int:
+    profile = profiles.from_env(args.profile)
+    if profile.is_default and args.profile is None:
+        boot.bootstrap()
+    else:
+        profile_install.bootstrap(profile)
     return 0
 
 
@@ -36,6 +42,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             log_dir=state_dir() / "logs",
             data_dir=state_dir() / "data",
             echo=sys.stdout,
+            profile=profiles.from_env(args.profile).label if _profile_asked(args) else None,
+            external_infra=args.external_infra,
         )
     )
     signal.signal(signal.SIGTERM, _on_signal)
@@ -72,18 +80,41 @@ def cmd_run(args: argparse.Namespace) -> int:
             out.write("sidecart: stopped\n")
 
 
+def _profile_asked(args: argparse.Namespace) -> bool:
+    return bool(args.profile or os.environ.get(profiles.ENV_VAR))
+
+
+def _add_profile_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--profile",
+        default=None,
+        help="infrastructure profile, e.g. kafka,postgres or names=sqlite (default: "
+        f"${profiles.ENV_VAR}, else the run file's Redis); see docs/profiles.md",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sidecart", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("bootstrap", help="install daprd, Redis, Zipkin (only what is missing)")
+    boot_parser = sub.add_parser(
+        "bootstrap", help="install daprd, Redis, Zipkin (only what is missing)"
+    )
+    _add_profile_option(boot_parser)
     run = sub.add_parser("run", help="run a Dapr multi-app run file with real sidecars")
     run.add_argument("-f", "--file", default=str(PROJECT_ROOT / "dapr" / "dapr.yaml"))
+    _add_profile_option(run)
+    run.add_argument(
+        "--external-infra",
+        action="store_true",
+        help="start no broker or database: use the ones running at the components' addresses",
+    )
+    matrix.add_parser(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    handlers = {"bootstrap": cmd_bootstrap, "run": cmd_run}
+    handlers = {"bootstrap": cmd_bootstrap, "run": cmd_run, "matrix": matrix.cmd_matrix}
     try:
         return handlers[args.command](args)
     except SidecartError as exc:

@@ -19,7 +19,7 @@ from typing import IO
 import yaml
 
 from sidecart import components as resources
-from sidecart import infra, runfile
+from sidecart import infra, profile_infra, profiles, runfile
 from sidecart.errors import SidecartError
 from sidecart.paths import dapr_bin_dir
 from sidecart.procs import (
@@ -51,6 +51,10 @@ class StackOptions:
     echo: IO[str] | None = None
     extra_env: dict[str, str] = field(default_factory=dict)
     health_timeout: float = 60.0
+    # Infrastructure profile (sidecart.profiles), e.g. "kafka,postgres"; None: the run file as is.
+    profile: str | None = None
+    # Use brokers and databases already running at the components' addresses; start none.
+    external_infra: bool = False
 
 
 @dataclass
@@ -72,6 +76,7 @@ class Stack:
             if unknown:
                 raise SidecartError(f"{self.options.run_file}: no app {sorted(unknown)[0]!r}")
             apps = [a for a in apps if a.app_id in wanted]
+        self._apply_profile(apps)
         self.apps = apps
         daprd = dapr_bin_dir() / "daprd"
         if not daprd.is_file():
@@ -84,6 +89,8 @@ class Stack:
         for extra in configs[1:]:
             resources.check_config(extra)
         self._needs = infra.needs(found, config)
+        self._components = found
+        self._needs = profile_infra.needs_for_run(found, self._needs, self.options.external_infra)
         self._resource_dirs = dirs
         self._config_files = configs
 
@@ -93,6 +100,18 @@ class Stack:
             self.ports[app.app_id] = self._ports_for(app)
         if not self.options.free_ports:
             self._check_ports_free()
+
+    def _apply_profile(self, apps: list[runfile.ResolvedApp]) -> None:
+        """Swap the run file's pub/sub and state folders for the profile's (sidecart.profiles)."""
+        self.profile = profiles.parse(self.options.profile)
+        refused = self.profile.not_runnable()
+        if refused is not None:
+            raise SidecartError(refused)
+        if self.options.profile is not None:
+            for app in apps:
+                app.resources_paths = profiles.swap_resources_paths(
+                    app.resources_paths, self.profile
+                )
 
     def _ports_for(self, app: runfile.ResolvedApp) -> AppPorts:
         def pick(fixed: int | None) -> int:
@@ -140,6 +159,9 @@ class Stack:
                 overrides[(ctype, key)] = f"localhost:{self.infra_ports[server.name]}"
         for ctype, key in infra.LOCAL_FOLDERS.items():
             overrides[(ctype, key)] = str(infra.local_folder(self.options.data_dir, ctype))
+        overrides.update(
+            profile_infra.overrides(self._components, self.infra_ports, self.options.data_dir)
+        )
         dirs = resources.materialize(self._resource_dirs, work / "resources", overrides)
         mapping = dict(zip(self._resource_dirs, dirs, strict=True))
         configs: dict[Path, Path] = {}
@@ -147,6 +169,8 @@ class Stack:
             doc = resources.check_config(src)
             if "zipkin" in self.infra_ports and infra.zipkin_endpoint(doc):
                 doc["spec"]["tracing"]["zipkin"]["endpointAddress"] = self.zipkin_spans_url
+            if self.options.profile is not None:
+                profiles.merge_name_resolution(doc, self.profile, work)
             if self.options.free_ports:
                 # mDNS is machine-wide: two stacks (a test run beside `make run`) would answer
                 # each other's invocations. A name-resolution table per stack keeps them apart.
@@ -172,6 +196,7 @@ class Stack:
         self.options.log_dir.mkdir(parents=True, exist_ok=True)
         try:
             self._start_infra()
+            profile_infra.check_reachable(self._components, self.infra_ports)
             _, mapping = self._write_effective_resources()
             for index, app in enumerate(self.apps):
                 self._start_app(index, app, mapping)

@@ -12,12 +12,14 @@ any stack a crashed test run left behind. `LogWindow` gives each test the log li
 from __future__ import annotations
 
 import atexit
+import os
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from sidecart.launcher import Stack, StackOptions
+from sidecart.profiles import ENV_VAR as PROFILE_ENV
 
 _live: list[Stack] = []
 
@@ -45,6 +47,11 @@ class RunningStack:
         return self.stack.infra_ports[name]
 
     @property
+    def data_dir(self) -> Path:
+        """The stack's data folder; each server's data is in a sub-folder named after it."""
+        return self.stack.options.data_dir
+
+    @property
     def zipkin_url(self) -> str:
         return f"http://127.0.0.1:{self.infra_port('zipkin')}"
 
@@ -55,7 +62,9 @@ def running_stack(
     tmp: Path,
     apps: Iterable[str] | None = None,
     env: dict[str, str] | None = None,
+    profile: str | None = None,
 ) -> Iterator[RunningStack]:
+    """`profile` (e.g. "kafka,postgres") defaults to $SIDECART_PROFILE, else the run file's."""
     options = StackOptions(
         run_file=run_file,
         log_dir=tmp / "logs",
@@ -63,6 +72,7 @@ def running_stack(
         only_apps=apps,
         free_ports=True,
         extra_env=env or {},
+        profile=profile if profile is not None else os.environ.get(PROFILE_ENV) or None,
     )
     stack = Stack(options)
     _live.append(stack)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from sidecart import profiles
 from sidecart.testing import LogWindow, RunningStack, running_stack
 from tests.conftest import RUN_FILE, failed
 
@@ -39,3 +40,12 @@ def _logs_on_failure(request: pytest.FixtureRequest) -> Iterator[None]:
     if failed(request.node):
         for window in windows:
             request.node.add_report_section("call", "sidecar and app logs", window.since_mark())
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """`@pytest.mark.profile("kafka")`: only when $SIDECART_PROFILE makes that choice."""
+    for marker in item.iter_markers("profile"):
+        spec = ",".join(str(a) for a in marker.args)
+        active = profiles.from_env()
+        if not profiles.satisfies(active, spec):
+            pytest.skip(f"needs profile {spec}; running {active.label} (make test-matrix)")

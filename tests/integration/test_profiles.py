@@ -1,0 +1,116 @@
+"""Proof that a profile swap is real, not a rename: the data is in the profile's own servers.
+
+Each test runs only on its profile (`make test-matrix`, or `make test PROFILE=kafka`): the
+catalog, through its real sidecar, writes its products and publishes `catalog-changed`, and the
+test reads them back from Kafka with a Kafka client, from PostgreSQL with psycopg, from
+RabbitMQ with rabbitmqctl, from JetStream, etcd and the SQLite file with their own protocols.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+
+import httpx
+import pytest
+
+from sidecart.testing import RunningStack, running_stack
+from tests.conftest import RUN_FILE
+from tests.integration import probes
+
+pytestmark = pytest.mark.e2e
+
+PRODUCT = "OLJCESPC7Z"  # Sunglasses, in services/catalog/data/products.json
+
+
+@pytest.fixture(scope="module")
+def catalog_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
+    """The catalog beside its sidecar, on the profile of $SIDECART_PROFILE."""
+    with running_stack(RUN_FILE, tmp_path_factory.mktemp("profile"), apps={"catalog"}) as stack:
+        yield stack
+
+
+def eventually(check: Callable[[], None], timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            check()
+            return
+        except AssertionError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+
+
+def rename(stack: RunningStack, product_id: str, name: str) -> None:
+    """An admin edit through the catalog's sidecar: saved in the store, then published."""
+    url = stack.dapr_url("catalog") + f"/v1.0/invoke/catalog/method/products/{product_id}"
+    product = httpx.get(url).json()
+    product["name"] = name
+    assert httpx.put(url, json=product).status_code == 200
+
+
+@pytest.mark.profile("kafka")
+def test_kafka_catalog_events_are_read_back_from_the_kafka_topic(
+    catalog_stack: RunningStack,
+) -> None:
+    rename(catalog_stack, PRODUCT, "Kafka Sunglasses")
+
+    def on_the_topic() -> None:
+        events = probes.kafka_events(catalog_stack, "catalog-changed")
+        ids = [e.get("data", {}).get("product_ids") for e in events]
+        assert any(PRODUCT in (found or []) for found in ids), events
+        assert all(e["pubsubname"] == "pubsub" and e["source"] == "catalog" for e in events)
+
+    eventually(on_the_topic)
+
+
+@pytest.mark.profile("state=postgres")
+def test_postgres_catalog_rows_are_read_from_the_postgres_table(
+    catalog_stack: RunningStack,
+) -> None:
+    rows = probes.postgres_rows(catalog_stack, "state", "catalog||product:%")
+    assert len(rows) >= 9, sorted(rows)
+    rename(catalog_stack, PRODUCT, "Postgres Sunglasses")
+    row = probes.postgres_rows(catalog_stack, "state", f"catalog||product:{PRODUCT}")
+    assert json.loads(row[f"catalog||product:{PRODUCT}"])["name"] == "Postgres Sunglasses"
+
+
+@pytest.mark.profile("rabbitmq")
+def test_rabbitmq_exchanges_and_queues_exist_on_the_broker(catalog_stack: RunningStack) -> None:
+    rename(catalog_stack, PRODUCT, "Rabbit Sunglasses")
+    exchanges = probes.rabbitmq_exchanges(catalog_stack)
+    # One fanout exchange per topic: the one the catalog published to, and those it follows.
+    assert exchanges.get("catalog-changed") == "fanout", exchanges
+    bindings = probes.rabbitmq_bindings(catalog_stack)
+    for topic in ("order-placed", "order-cancelled"):
+        assert exchanges.get(topic) == "fanout", exchanges
+        # ... each with the catalog's own durable queue bound to it.
+        assert (topic, f"catalog-{topic}") in bindings, sorted(bindings)
+
+
+@pytest.mark.profile("jetstream")
+def test_jetstream_stream_holds_the_catalog_events(catalog_stack: RunningStack) -> None:
+    before = probes.jetstream_count(catalog_stack, "catalog-changed")
+    rename(catalog_stack, PRODUCT, "NATS Sunglasses")
+
+    def one_more() -> None:
+        assert probes.jetstream_count(catalog_stack, "catalog-changed") == before + 1
+
+    eventually(one_more)
+
+
+@pytest.mark.profile("etcd")
+def test_etcd_holds_the_catalog_keys(catalog_stack: RunningStack) -> None:
+    rename(catalog_stack, PRODUCT, "Etcd Sunglasses")
+    raw = probes.etcd_get(catalog_stack, f"sidecart/statestore/catalog||product:{PRODUCT}")
+    assert raw is not None and b"Etcd Sunglasses" in raw
+
+
+@pytest.mark.profile("state=sqlite")
+def test_sqlite_file_holds_the_catalog_rows(catalog_stack: RunningStack) -> None:
+    rename(catalog_stack, PRODUCT, "SQLite Sunglasses")
+    product = probes.stored_json(catalog_stack, f"catalog||product:{PRODUCT}")
+    assert product["name"] == "SQLite Sunglasses"
+    assert (catalog_stack.data_dir / "sqlite" / "sidecart-state.db").is_file()
