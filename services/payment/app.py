@@ -1,0 +1,112 @@
+"""Payment service: card tokens, and one charge per order on PaymentRequested.
+
+Composition root: the lifespan makes the one DaprClient and the adapters; routes and the
+pub/sub handler only translate HTTP and CloudEvents into domain calls. Card numbers appear in
+no log line and no error response: validation errors are answered without the submitted input.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from datetime import timedelta
+from typing import Annotated, Any, Protocol
+
+from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from services.payment import domain
+from services.payment.dapr_adapters import Handlers, dapr_ports, register_subscriptions
+from services.payment.ports import Ports
+from services.payment.schemas import PaymentRequestedIn, PaymentView, TokenRequest, TokenResponse
+from services.payment.settings import PaymentSettings
+from sidecart.service import pubsub
+from sidecart.service.observability import instrument, shutdown_tracing
+
+log = logging.getLogger("payment")
+
+
+def _ports(request: Request) -> Ports:
+    return request.app.state.ports  # type: ignore[no-any-return]
+
+
+PortsDep = Annotated[Ports, Depends(_ports)]
+
+
+class PortsFactory(Protocol):
+    def __call__(self, settings: PaymentSettings) -> AbstractAsyncContextManager[Ports]: ...
+
+
+def _field_error(field: str, message: str, kind: str = "card_invalid") -> list[dict[str, Any]]:
+    return [{"loc": ["body", field], "msg": message, "type": kind}]
+
+
+def create_app(settings: PaymentSettings, make_ports: PortsFactory = dapr_ports) -> FastAPI:
+    lease = timedelta(seconds=settings.charge_lease_seconds)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with make_ports(settings) as ports:
+            app.state.ports = ports
+            yield
+        shutdown_tracing()
+
+    app = FastAPI(title="Sidecart payment", lifespan=lifespan)
+    instrument(app, settings)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        # FastAPI echoes the submitted value ("input"): for a card, that would be its number.
+        detail = [
+            {"loc": list(error.get("loc", ())), "msg": error.get("msg"), "type": error.get("type")}
+            for error in exc.errors()
+        ]
+        return JSONResponse(status_code=422, content={"detail": detail})
+
+    async def on_payment_requested(event: pubsub.CloudEvent[PaymentRequestedIn]) -> pubsub.Status:
+        request = event.data.to_domain()
+        try:
+            payment = await domain.charge_order(app.state.ports, request, lease)
+        except domain.ChargeInProgressError:
+            log.info(
+                "order is being charged by another delivery", extra={"order_id": request.order_id}
+            )
+            return pubsub.Status.RETRY
+        log.info(
+            "payment decided",
+            extra={
+                "order_id": payment.order_id,
+                "payment_id": payment.payment_id,
+                "status": payment.status.value,
+                "reason": payment.reason.value if payment.reason else None,
+            },
+        )
+        return pubsub.Status.SUCCESS
+
+    register_subscriptions(app, settings, Handlers(payment_requested=on_payment_requested))
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.post("/tokens", status_code=201)
+    async def create_token(body: TokenRequest, p: PortsDep) -> TokenResponse:
+        try:
+            card = await domain.tokenize(p, body.number, body.exp_month, body.exp_year, body.cvv)
+        except domain.CardError as exc:
+            raise HTTPException(
+                status_code=422, detail=_field_error(exc.field, exc.message)
+            ) from None
+        log.info("card tokenized", extra={"brand": card.brand.value, "last4": card.last4})
+        return TokenResponse.of(card)
+
+    @app.get("/payments/{order_id}")
+    async def get_payment(order_id: str, p: PortsDep) -> PaymentView:
+        try:
+            return PaymentView.of(await domain.get_payment(p, order_id))
+        except domain.PaymentNotFoundError as exc:
+            raise HTTPException(status_code=404, detail=str(exc)) from exc
+
+    return app
