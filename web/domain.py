@@ -1,15 +1,38 @@
-"""The storefront's view of the shop: products to show, and the cache that holds them.
+"""The storefront's view of the shop: products, carts, orders, and what the admin pages show.
 
-Standard library only; the catalog owns products, web keeps a copy it drops on CatalogChanged.
+Standard library only. Other services own all of this data; web keeps read models of it, a
+cache of products it drops on CatalogChanged, and the rules of what a shopper may submit.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, Hashable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Hashable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 from typing import Generic, TypeVar
+
+MAX_QUANTITY = 99  # per cart line; an order of more is a wholesale enquiry, not a cart
+
+
+class UpstreamError(RuntimeError):
+    """A service behind a sidecar failed (502) or could not be reached (503)."""
+
+    def __init__(self, service: str, detail: str, *, unavailable: bool = False) -> None:
+        super().__init__(f"{service}: {detail}")
+        self.service = service
+        self.detail = detail
+        self.unavailable = unavailable
+
+
+class RejectedError(ValueError):
+    """A service refused a request the shopper can correct (a declined card, a bad field)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
 
 
 @dataclass(frozen=True)
@@ -19,6 +42,16 @@ class Price:
 
     def __str__(self) -> str:
         return f"{self.currency} {self.amount:,.2f}"
+
+    def times(self, quantity: int) -> Price:
+        return Price(self.amount * quantity, self.currency)
+
+
+def total(prices: Sequence[Price], currency: str) -> Price:
+    """The sum of prices that share one currency."""
+    if any(p.currency != currency for p in prices):
+        raise ValueError("cannot add prices in different currencies")
+    return Price(sum((p.amount for p in prices), Decimal(0)), currency)
 
 
 @dataclass(frozen=True)
@@ -44,23 +77,192 @@ class ProductPage:
     total: int
 
 
+@dataclass(frozen=True)
+class CartItem:
+    product_id: str
+    quantity: int
+
+
+@dataclass(frozen=True)
+class CartLine:
+    product: Product
+    quantity: int
+
+
+@dataclass(frozen=True)
+class Address:
+    street_address: str
+    zip_code: str
+    city: str
+    state: str
+    country: str
+
+
+@dataclass(frozen=True)
+class Card:
+    number: str
+    exp_month: int
+    exp_year: int
+    cvv: str
+
+    def __repr__(self) -> str:  # never let a card number reach a log line
+        return f"Card(last4={self.number[-4:]!r})"
+
+
+@dataclass(frozen=True)
+class CardToken:
+    token: str
+    brand: str
+    last4: str
+
+
+@dataclass(frozen=True)
+class PlaceOrder:
+    request_id: str
+    shopper_id: str
+    email: str
+    address: Address
+    lines: tuple[CartItem, ...]
+    card_token: str
+
+
+# Order states, in the order a successful checkout passes them (docs/architecture.md).
+ORDER_STEPS = ("Placed", "StockReserved", "Paid", "Confirmed")
+CANCELLED = "Cancelled"
+STATUS_LABELS = {
+    "Placed": "Order placed",
+    "StockReserved": "Items reserved",
+    "Paid": "Payment received",
+    "Confirmed": "Confirmed",
+    CANCELLED: "Cancelled",
+}
+REASON_TEXT = {
+    "out_of_stock": "Some items were out of stock, so nothing was charged.",
+    "payment_declined": "The card was declined.",
+}
+
+
+@dataclass(frozen=True)
+class OrderLine:
+    product_id: str
+    name: str
+    quantity: int
+    unit_price: Price | None
+
+
+@dataclass(frozen=True)
+class Order:
+    id: str
+    status: str
+    reason: str = ""
+    shopper_id: str = ""
+    email: str = ""
+    lines: tuple[OrderLine, ...] = ()
+    total: Price | None = None
+    created_at: datetime | None = None
+
+    @property
+    def is_final(self) -> bool:
+        return self.status in {ORDER_STEPS[-1], CANCELLED}
+
+    @property
+    def cancelled(self) -> bool:
+        return self.status == CANCELLED
+
+    @property
+    def step(self) -> int:
+        """How far along ORDER_STEPS the order is (0-based); -1 for an unknown status."""
+        return ORDER_STEPS.index(self.status) if self.status in ORDER_STEPS else -1
+
+    @property
+    def status_label(self) -> str:
+        return STATUS_LABELS.get(self.status, self.status)
+
+    @property
+    def reason_text(self) -> str:
+        return REASON_TEXT.get(self.reason, self.reason.replace("_", " "))
+
+    def belongs_to(self, shopper_id: str) -> bool:
+        return bool(self.shopper_id) and self.shopper_id == shopper_id
+
+
+@dataclass(frozen=True)
+class Notification:
+    order_id: str
+    recipient: str
+    subject: str
+    kind: str = ""
+    sent_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """A message a subscriber could not take, as it arrived on the dead-letter topic."""
+
+    id: str
+    topic: str
+    pubsub: str
+    type: str
+    source: str
+    data: str  # the CloudEvent's data, as JSON text, replayed byte for byte
+    received_at: datetime
+    replayed_at: datetime | None = None
+
+    def replayable(self, dead_letter_topic: str) -> bool:
+        return bool(self.topic) and self.topic != dead_letter_topic
+
+
+@dataclass(frozen=True)
+class Component:
+    name: str
+    type: str
+    version: str = ""
+
+
+@dataclass(frozen=True)
+class Subscription:
+    pubsub: str
+    topic: str
+    dead_letter_topic: str = ""
+    routes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class SidecarReport:
+    """One app's sidecar as its metadata and health APIs describe it."""
+
+    app_id: str
+    healthy: bool
+    runtime_version: str = ""
+    components: tuple[Component, ...] = ()
+    subscriptions: tuple[Subscription, ...] = ()
+    error: str = ""
+
+
 V = TypeVar("V")
 
 
+@dataclass
 class Cache(Generic[V]):
-    """A read-through cache with a time-to-live, emptied at once when its source says so."""
+    """A read-through cache with a time-to-live, emptied at once when its source says so.
 
-    def __init__(self, ttl_seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
-        self._ttl = ttl_seconds
-        self._clock = clock
-        self._entries: dict[Hashable, tuple[float, V]] = {}
+    Bounded: past `max_entries` the oldest entry goes, so random search terms cannot grow it.
+    """
+
+    ttl_seconds: float
+    clock: Callable[[], float] = time.monotonic
+    max_entries: int = 1024
+    _entries: dict[Hashable, tuple[float, V]] = field(default_factory=dict, init=False)
 
     async def get(self, key: Hashable, load: Callable[[], Awaitable[V]]) -> V:
-        now = self._clock()
+        now = self.clock()
         hit = self._entries.get(key)
-        if hit is not None and now - hit[0] < self._ttl:
+        if hit is not None and now - hit[0] < self.ttl_seconds:
             return hit[1]
         value = await load()
+        self._entries.pop(key, None)
+        while len(self._entries) >= self.max_entries:
+            del self._entries[next(iter(self._entries))]
         self._entries[key] = (now, value)
         return value
 
