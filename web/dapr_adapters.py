@@ -1,27 +1,73 @@
-"""The only module of web that knows Dapr: invocation of the catalog, pub/sub subscriptions."""
+"""The only module of web that knows Dapr: service invocation, pub/sub, the state store.
+
+One thin class per downstream service; each call goes through web's sidecar, which adds
+retries (Resiliency), mTLS and the trace hop. Failures become `UpstreamError` (502 when the
+service answered badly, 503 when it could not be reached); 4xx answers a user can fix become
+`RejectedError`.
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+import json
+import logging
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
 import httpx
 from dapr.aio.clients import DaprClient
 from dapr.ext.fastapi import DaprApp
 from fastapi import FastAPI
 from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+from pydantic import BaseModel, ValidationError
 
-from sidecart.service import pubsub
+from sidecart.service import pubsub, state
 from sidecart.service.dapr import connect_client
-from web.domain import Product, ProductPage
+from web.domain import (
+    Card,
+    CardToken,
+    CartItem,
+    DeadLetter,
+    Notification,
+    Order,
+    PlaceOrder,
+    Product,
+    ProductPage,
+    RejectedError,
+    SidecarReport,
+    UpstreamError,
+)
 from web.ports import Ports
-from web.schemas import CatalogChangedIn, ProductIn, ProductPageIn
+from web.schemas import (
+    AddItemOut,
+    AnyData,
+    CardOut,
+    CartIn,
+    CatalogChangedIn,
+    DeadLetterRecord,
+    NotificationListIn,
+    OrderIn,
+    OrderListIn,
+    PlacedIn,
+    PlaceOrderOut,
+    ProductIn,
+    ProductPageIn,
+    SetQuantityOut,
+    SidecarReportIn,
+    TokenIn,
+    dead_letter_list,
+    error_detail,
+)
 from web.settings import WebSettings
 
+log = logging.getLogger("web.upstream")
 
-class UpstreamError(RuntimeError):
-    """A service behind a sidecar failed or could not be reached."""
+PLATFORM_ROUTE = "_platform/metadata"
+DEAD_LETTERS_KEY = "dead-letters"
+DEAD_LETTERS_KEPT = 500
 
 
 @dataclass
@@ -33,53 +79,341 @@ class Sidecar:
     def method_url(self, app_id: str, path: str) -> str:
         return f"{self.settings.dapr_http_url}/v1.0/invoke/{app_id}/method/{path.lstrip('/')}"
 
+    async def call(
+        self,
+        app_id: str,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, str | int] | None = None,
+        body: BaseModel | None = None,
+        wait_seconds: float | None = None,
+    ) -> httpx.Response:
+        """Invoke `app_id`; a 5xx or no answer is an UpstreamError, any other answer is returned."""
+        try:
+            response = await self.http.request(
+                method,
+                self.method_url(app_id, path),
+                params=params,
+                content=body.model_dump_json() if body is not None else None,
+                headers={"content-type": "application/json"} if body is not None else None,
+                timeout=wait_seconds if wait_seconds is not None else httpx.USE_CLIENT_DEFAULT,
+            )
+        except httpx.HTTPError as exc:
+            raise UpstreamError(
+                app_id, f"{method} /{path} unreachable: {type(exc).__name__}", unavailable=True
+            ) from exc
+        if response.status_code >= 500:
+            raise UpstreamError(
+                app_id,
+                f"{method} /{path} answered {response.status_code}",
+                unavailable=response.status_code in {503, 504},
+            )
+        return response
+
+
+def _expect(response: httpx.Response, app_id: str, *ok: int) -> httpx.Response:
+    if response.status_code not in (ok or (200,)):
+        raise UpstreamError(
+            app_id,
+            f"{response.request.method} {response.request.url.path} answered "
+            f"{response.status_code}: {error_detail(response.content)[:200]}",
+        )
+    return response
+
+
+def _read(model: type[Any], response: httpx.Response, app_id: str) -> Any:
+    try:
+        return model.model_validate_json(response.content)
+    except ValidationError as exc:
+        raise UpstreamError(
+            app_id,
+            f"answer does not fit web's reader model {model.__name__}: {exc.error_count()} errors",
+        ) from exc
+
 
 class DaprCatalogGateway:
     def __init__(self, sidecar: Sidecar) -> None:
-        self._sidecar = sidecar
+        self._car = sidecar
         self._app = sidecar.settings.catalog_app_id
 
-    async def _get(self, path: str, params: dict[str, str | int] | None = None) -> httpx.Response:
-        try:
-            response = await self._sidecar.http.get(
-                self._sidecar.method_url(self._app, path), params=params
-            )
-        except httpx.HTTPError as exc:
-            raise UpstreamError(f"catalog unreachable: {exc}") from exc
-        if response.status_code >= 500:
-            raise UpstreamError(f"catalog answered {response.status_code}")
-        return response
-
     async def list_products(self, query: str, page: int, page_size: int) -> ProductPage:
-        response = await self._get("products", {"q": query, "page": page, "page_size": page_size})
-        response.raise_for_status()
-        return ProductPageIn.model_validate_json(response.content).to_domain()
+        response = await self._car.call(
+            self._app, "GET", "products", params={"q": query, "page": page, "page_size": page_size}
+        )
+        page_in: ProductPageIn = _read(ProductPageIn, _expect(response, self._app), self._app)
+        return page_in.to_domain()
 
     async def get_product(self, product_id: str) -> Product | None:
-        response = await self._get(f"products/{product_id}")
+        response = await self._car.call(self._app, "GET", f"products/{product_id}")
         if response.status_code == 404:
             return None
-        response.raise_for_status()
-        return ProductIn.model_validate_json(response.content).to_domain()
+        product: ProductIn = _read(ProductIn, _expect(response, self._app), self._app)
+        return product.to_domain()
+
+    async def update_product(self, product: Product) -> Product:
+        response = await self._car.call(
+            self._app, "PUT", f"products/{product.id}", body=ProductIn.of(product)
+        )
+        if response.status_code == 422:
+            raise RejectedError(_field_of(response.content), error_detail(response.content))
+        if response.status_code == 404:
+            raise RejectedError("id", "the catalog has no such product")
+        updated: ProductIn = _read(ProductIn, _expect(response, self._app), self._app)
+        return updated.to_domain()
+
+
+def _field_of(body: bytes) -> str:
+    """The first body field a FastAPI 422 names (`["body", "price", "amount"]` -> "price")."""
+    try:
+        detail = json.loads(body).get("detail")
+        loc = detail[0]["loc"] if isinstance(detail, list) else []
+    except (ValueError, AttributeError, LookupError, TypeError):
+        return "form"
+    names = [str(part) for part in loc if part != "body"]
+    return names[0] if names else "form"
+
+
+class DaprCartGateway:
+    def __init__(self, sidecar: Sidecar) -> None:
+        self._car = sidecar
+        self._app = sidecar.settings.cart_app_id
+
+    async def items(self, shopper_id: str) -> list[CartItem]:
+        response = await self._car.call(self._app, "GET", f"carts/{shopper_id}")
+        if response.status_code == 404:
+            return []
+        cart: CartIn = _read(CartIn, _expect(response, self._app), self._app)
+        return cart.to_domain()
+
+    async def add(self, shopper_id: str, product_id: str, quantity: int) -> None:
+        body = AddItemOut(product_id=product_id, quantity=quantity)
+        response = await self._car.call(self._app, "POST", f"carts/{shopper_id}/items", body=body)
+        self._refused(response)
+        _expect(response, self._app, 200, 201, 204)
+
+    async def set_quantity(self, shopper_id: str, product_id: str, quantity: int) -> None:
+        response = await self._car.call(
+            self._app,
+            "PUT",
+            f"carts/{shopper_id}/items/{product_id}",
+            body=SetQuantityOut(quantity=quantity),
+        )
+        self._refused(response)
+        _expect(response, self._app, 200, 204)
+
+    async def remove(self, shopper_id: str, product_id: str) -> None:
+        response = await self._car.call(
+            self._app, "DELETE", f"carts/{shopper_id}/items/{product_id}"
+        )
+        _expect(response, self._app, 200, 204, 404)
+
+    async def empty(self, shopper_id: str) -> None:
+        response = await self._car.call(self._app, "DELETE", f"carts/{shopper_id}")
+        _expect(response, self._app, 200, 204, 404)
+
+    @staticmethod
+    def _refused(response: httpx.Response) -> None:
+        if response.status_code in {400, 409, 422}:
+            raise RejectedError("quantity", error_detail(response.content) or "refused by the cart")
+
+
+class DaprOrderingGateway:
+    def __init__(self, sidecar: Sidecar) -> None:
+        self._car = sidecar
+        self._app = sidecar.settings.ordering_app_id
+
+    async def place_order(self, command: PlaceOrder) -> str:
+        response = await self._car.call(self._app, "POST", "orders", body=PlaceOrderOut.of(command))
+        if response.status_code in {400, 409, 422}:
+            raise RejectedError("order", error_detail(response.content) or "refused")
+        placed: PlacedIn = _read(PlacedIn, _expect(response, self._app, 200, 201), self._app)
+        return placed.id
+
+    async def get_order(self, order_id: str) -> Order | None:
+        response = await self._car.call(self._app, "GET", f"orders/{order_id}")
+        if response.status_code == 404:
+            return None
+        order: OrderIn = _read(OrderIn, _expect(response, self._app), self._app)
+        return order.to_domain()
+
+    async def orders_of(self, shopper_id: str) -> list[Order]:
+        response = await self._car.call(
+            self._app, "GET", "orders", params={"shopper_id": shopper_id}
+        )
+        orders: OrderListIn = _read(OrderListIn, _expect(response, self._app), self._app)
+        return orders.to_domain()
+
+    async def all_orders(self) -> list[Order]:
+        response = await self._car.call(self._app, "GET", "orders")
+        orders: OrderListIn = _read(OrderListIn, _expect(response, self._app), self._app)
+        return orders.to_domain()
+
+
+class DaprPaymentGateway:
+    def __init__(self, sidecar: Sidecar) -> None:
+        self._car = sidecar
+        self._app = sidecar.settings.payment_app_id
+
+    async def tokenize(self, card: Card) -> CardToken:
+        response = await self._car.call(self._app, "POST", "tokens", body=CardOut.of(card))
+        if response.status_code in {400, 402, 422}:
+            raise RejectedError(
+                "credit_card_number", error_detail(response.content) or "the card was refused"
+            )
+        token: TokenIn = _read(TokenIn, _expect(response, self._app, 200, 201), self._app)
+        return token.to_domain()
+
+
+class DaprNotificationGateway:
+    def __init__(self, sidecar: Sidecar) -> None:
+        self._car = sidecar
+        self._app = sidecar.settings.notification_app_id
+
+    async def sent(self, order_id: str | None = None) -> list[Notification]:
+        params: dict[str, str | int] = {"order_id": order_id} if order_id else {}
+        response = await self._car.call(self._app, "GET", "notifications", params=params)
+        sent: NotificationListIn = _read(
+            NotificationListIn, _expect(response, self._app), self._app
+        )
+        return sent.to_domain()
+
+
+class DaprPublisher:
+    def __init__(self, client: DaprClient) -> None:
+        self._client = client
+
+    async def publish(self, pubsub: str, topic: str, data: str) -> None:
+        try:
+            await self._client.publish_event(
+                pubsub, topic, data, data_content_type="application/json"
+            )
+        except state.SDK_ERRORS as exc:
+            raise UpstreamError(pubsub, f"publish to {topic} failed: {exc}") from exc
+
+
+class DaprDeadLetterStore:
+    """Dead letters under one key of the state store, newest first, the last 500 kept.
+
+    Dead letters are rare and read together, so one ETag-checked key is enough and keeps the
+    list consistent under concurrent deliveries.
+    """
+
+    def __init__(self, client: DaprClient, store: str) -> None:
+        self._client = client
+        self._store = store
+
+    async def _load(self) -> list[DeadLetterRecord]:
+        try:
+            current = await state.read(self._client, self._store, DEAD_LETTERS_KEY)
+        except state.StateUnavailableError as exc:
+            raise UpstreamError(self._store, str(exc), unavailable=True) from exc
+        return dead_letter_list.validate_json(current.data) if current.data else []
+
+    async def _update(self, change: state.Change) -> None:
+        try:
+            await state.update(self._client, self._store, DEAD_LETTERS_KEY, change)
+        except (state.StateUnavailableError, state.StateConflictError) as exc:
+            raise UpstreamError(self._store, str(exc), unavailable=True) from exc
+
+    async def add(self, letter: DeadLetter) -> bool:
+        added = False
+
+        def change(raw: bytes | None) -> bytes | None:
+            nonlocal added
+            letters = dead_letter_list.validate_json(raw) if raw else []
+            added = all(known.id != letter.id for known in letters)
+            if not added:
+                return None
+            letters.insert(0, DeadLetterRecord.of(letter))
+            return dead_letter_list.dump_json(letters[:DEAD_LETTERS_KEPT])
+
+        await self._update(change)
+        return added
+
+    async def all(self) -> list[DeadLetter]:
+        return [record.to_domain() for record in await self._load()]
+
+    async def get(self, letter_id: str) -> DeadLetter | None:
+        return next((r.to_domain() for r in await self._load() if r.id == letter_id), None)
+
+    async def mark_replayed(self, letter_id: str, at: datetime) -> None:
+        def change(raw: bytes | None) -> bytes | None:
+            letters = dead_letter_list.validate_json(raw) if raw else []
+            for index, record in enumerate(letters):
+                if record.id == letter_id:
+                    letters[index] = record.model_copy(update={"replayed_at": at})
+                    return dead_letter_list.dump_json(letters)
+            return None
+
+        await self._update(change)
+
+
+class DaprPlatformGateway:
+    def __init__(self, sidecar: Sidecar) -> None:
+        self._car = sidecar
+
+    async def _report(self, app_id: str) -> SidecarReport:
+        try:
+            response = await self._car.call(app_id, "GET", PLATFORM_ROUTE, wait_seconds=4.0)
+        except UpstreamError as exc:
+            return SidecarReport(app_id=app_id, healthy=False, error=exc.detail)
+        if response.status_code != 200:
+            return SidecarReport(
+                app_id=app_id,
+                healthy=False,
+                error=f"/{PLATFORM_ROUTE} answered {response.status_code}",
+            )
+        try:
+            return SidecarReportIn.model_validate_json(response.content).to_domain()
+        except ValidationError:
+            return SidecarReport(app_id=app_id, healthy=False, error="unreadable metadata")
+
+    async def reports(self, app_ids: Sequence[str]) -> list[SidecarReport]:
+        return list(await asyncio.gather(*(self._report(app_id) for app_id in app_ids)))
 
 
 @asynccontextmanager
 async def dapr_ports(settings: WebSettings) -> AsyncIterator[Ports]:
     """Web's ports on Dapr: one DaprClient, one HTTP client for service invocation."""
-    async with connect_client(settings) as client, httpx.AsyncClient(timeout=10.0) as http:
+    async with (
+        connect_client(settings) as client,
+        httpx.AsyncClient(timeout=settings.upstream_timeout_seconds) as http,
+    ):
         HTTPXClientInstrumentor.instrument_client(http)
         car = Sidecar(client, http, settings)
-        yield Ports(catalog=DaprCatalogGateway(car))
+        yield Ports(
+            catalog=DaprCatalogGateway(car),
+            cart=DaprCartGateway(car),
+            ordering=DaprOrderingGateway(car),
+            payment=DaprPaymentGateway(car),
+            notifications=DaprNotificationGateway(car),
+            publisher=DaprPublisher(client),
+            dead_letters=DaprDeadLetterStore(client, settings.statestore),
+            platform=DaprPlatformGateway(car),
+        )
 
 
 def register_subscriptions(
-    app: FastAPI, settings: WebSettings, on_catalog_changed: pubsub.Handler[CatalogChangedIn]
+    app: FastAPI,
+    settings: WebSettings,
+    on_catalog_changed: pubsub.Handler[CatalogChangedIn],
+    on_dead_letter: pubsub.Handler[AnyData],
 ) -> None:
-    """Every topic web follows, each with its dead-letter topic, behind one /dapr/subscribe."""
+    """Every topic web follows, behind one /dapr/subscribe.
+
+    Each subscription sends what it cannot take to the dead-letter topic, except the
+    dead-letter subscription itself (a loop), which web keeps for the admin to replay.
+    """
     dapr_app = DaprApp(app)
     dapr_app.subscribe(
         pubsub=settings.pubsub,
         topic=settings.catalog_topic,
         route="/events/catalog-changed",
-        dead_letter_topic=f"{settings.catalog_topic}.dead",
+        dead_letter_topic=settings.dead_letter_topic,
     )(pubsub.endpoint(CatalogChangedIn, on_catalog_changed))
+    dapr_app.subscribe(
+        pubsub=settings.pubsub,
+        topic=settings.dead_letter_topic,
+        route="/events/dead-letters",
+    )(pubsub.endpoint(AnyData, on_dead_letter))

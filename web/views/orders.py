@@ -1,0 +1,178 @@
+"""Checkout and after: POST /cart/checkout, GET /order/{id} (+ its event stream), GET /orders.
+
+The checkout tokenizes the card at payment (the number goes no further), then asks ordering
+for the order under the form's request id, so submitting the same form twice makes one order.
+The order page follows the order's status with Server-Sent Events; without JavaScript it
+refreshes itself until the order is final.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator
+from urllib.parse import quote
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import HTMLResponse, Response
+from sse_starlette import EventSourceResponse, ServerSentEvent
+
+from web import forms
+from web.domain import ORDER_STEPS, Order, PlaceOrder, RejectedError, UpstreamError
+from web.pages import (
+    CurrencyDep,
+    PortsDep,
+    ShopperDep,
+    WebDep,
+    form_fields,
+    log,
+    render,
+    see_other,
+)
+from web.ports import Ports
+from web.views.shop import cart_page
+
+router = APIRouter()
+
+REFRESH_SECONDS = 3  # the page's own refresh, for browsers without JavaScript
+RECONNECT_MILLISECONDS = 3000
+
+
+async def owned_order(p: Ports, order_id: str, shopper: str) -> Order:
+    """The shopper's order, or 404: another shopper's order is as absent as a made-up one."""
+    order = await p.ordering.get_order(order_id) if forms.ORDER_ID.fullmatch(order_id) else None
+    if order is None or not order.belongs_to(shopper):
+        raise HTTPException(404, f"There is no order {order_id!r} for you.")
+    return order
+
+
+def newest_first(order: Order) -> float:
+    return -order.created_at.timestamp() if order.created_at else 0.0
+
+
+def status_event(order: Order) -> dict[str, object]:
+    return {
+        "status": order.status,
+        "label": order.status_label,
+        "step": order.step,
+        "final": order.is_final,
+        "cancelled": order.cancelled,
+        "reason": order.reason_text if order.cancelled else "",
+    }
+
+
+@router.post("/cart/checkout")
+async def checkout(
+    request: Request, web: WebDep, p: PortsDep, shopper: ShopperDep, currency: CurrencyDep
+) -> Response:
+    fields = await form_fields(request)
+    again = forms.refill(fields)
+    try:
+        form = forms.checkout(fields, web.clock().date())
+    except forms.InvalidFormError as exc:
+        return await cart_page(
+            request, web, p, shopper, currency, status_code=422, errors=exc.errors, values=again
+        )
+    items = await p.cart.items(shopper)
+    if not items:
+        return await cart_page(
+            request,
+            web,
+            p,
+            shopper,
+            currency,
+            status_code=409,
+            errors={"cart": "your cart is empty: add something before checking out"},
+            values=again,
+        )
+    try:
+        token = await p.payment.tokenize(form.card)
+        order_id = await p.ordering.place_order(
+            PlaceOrder(
+                request_id=form.request_id,
+                shopper_id=shopper,
+                email=form.email,
+                address=form.address,
+                lines=tuple(items),
+                card_token=token.token,
+            )
+        )
+    except RejectedError as exc:
+        return await cart_page(
+            request,
+            web,
+            p,
+            shopper,
+            currency,
+            status_code=422,
+            errors={exc.field: exc.message},
+            values=again,
+        )
+    log.info(
+        "order placed",
+        extra={"order_id": order_id, "request_id": form.request_id, "lines": len(items)},
+    )
+    return see_other(f"/order/{quote(order_id, safe='')}")
+
+
+@router.get("/order/{order_id}", response_class=HTMLResponse)
+async def order_page(
+    request: Request, order_id: str, p: PortsDep, shopper: ShopperDep
+) -> HTMLResponse:
+    order = await owned_order(p, order_id, shopper)
+    return render(
+        request,
+        "order.html",
+        {
+            "order": order,
+            "steps": ORDER_STEPS,
+            "refresh_seconds": REFRESH_SECONDS,
+            "status": json.dumps(status_event(order)),
+        },
+    )
+
+
+@router.get("/order/{order_id}/events")
+async def order_events(
+    order_id: str, web: WebDep, p: PortsDep, shopper: ShopperDep
+) -> EventSourceResponse:
+    """`status` events, one per change, polling ordering until the order is final."""
+    first = await owned_order(p, order_id, shopper)
+    poll = web.settings.order_poll_seconds
+    deadline = time.monotonic() + web.settings.order_stream_seconds
+
+    async def stream() -> AsyncIterator[ServerSentEvent]:
+        order: Order | None = first
+        sent = ""
+        while order is not None:
+            if order.status != sent:
+                sent = order.status
+                yield ServerSentEvent(
+                    data=json.dumps(status_event(order)),
+                    event="status",
+                    retry=RECONNECT_MILLISECONDS,
+                )
+            if order.is_final or time.monotonic() >= deadline:
+                return  # the browser reconnects after a deadline, not after a final status
+            await asyncio.sleep(poll)
+            try:
+                order = await p.ordering.get_order(order_id)
+            except UpstreamError as exc:
+                log.warning(
+                    "order status stream stopped: upstream failed",
+                    extra={"order_id": order_id, "service": exc.service, "error": exc.detail},
+                )
+                yield ServerSentEvent(
+                    data=json.dumps({"error": "unavailable"}), event="unavailable"
+                )
+                return
+
+    return EventSourceResponse(stream(), ping=15)
+
+
+@router.get("/orders", response_class=HTMLResponse)
+async def order_history(request: Request, p: PortsDep, shopper: ShopperDep) -> HTMLResponse:
+    orders = await p.ordering.orders_of(shopper)
+    orders.sort(key=newest_first)
+    return render(request, "orders.html", {"orders": [o for o in orders if o.belongs_to(shopper)]})
