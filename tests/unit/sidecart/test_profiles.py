@@ -188,7 +188,9 @@ def test_each_server_address_is_read_and_rewritten_to_the_started_port(
 
 def test_a_remote_broker_is_not_started_but_named() -> None:
     remote = component("pubsub.kafka", "pubsub", brokers="kafka.example:9092")
-    with pytest.raises(SidecartError, match=re.escape("points at kafka.example:9092, not a local server")):
+    with pytest.raises(
+        SidecartError, match=re.escape("points at kafka.example:9092, not a local server")
+    ):
         profile_infra.needs([remote])
     assert profile_infra.needs_for_run([remote], {}, external=True) == {}
 
