@@ -74,10 +74,15 @@ def create_app(settings: CartSettings, make_ports: PortsFactory = dapr_ports) ->
     async def on_order_placed(event: pubsub.CloudEvent[OrderPlacedIn]) -> pubsub.Status:
         order = event.data
         ports: Ports = app.state.ports
-        emptied = await domain.empty_after_order(ports.carts, order.shopper_id, order.order_id)
+        fields = {"order_id": order.order_id, "shopper_id": order.shopper_id}
+        try:
+            emptied = await domain.empty_after_order(ports.carts, order.shopper_id, order.order_id)
+        except (domain.CartBusyError, domain.DependencyUnavailableError) as exc:
+            log.warning("cart not emptied yet, redeliver", extra={**fields, "why": str(exc)})
+            return pubsub.Status.RETRY
         log.info(
             "cart emptied for a placed order" if emptied else "order already handled, cart kept",
-            extra={"order_id": order.order_id, "shopper_id": order.shopper_id},
+            extra=fields,
         )
         return pubsub.Status.SUCCESS
 

@@ -11,8 +11,11 @@ class FakeCartRepository:
     def __init__(self, *carts: Cart) -> None:
         self.carts = {c.shopper_id: c for c in carts}
         self.writes = 0
+        self.down = False
 
     async def get(self, shopper_id: str) -> Cart:
+        if self.down:
+            raise DependencyUnavailableError("state store down")
         return self.carts.get(shopper_id, Cart.empty(shopper_id))
 
     async def update(self, shopper_id: str, change: Callable[[Cart], Cart]) -> Cart:

@@ -187,3 +187,11 @@ async def test_an_order_placed_that_does_not_fit_the_contract_is_dropped(
 ) -> None:
     response = await http.post("/events/order-placed", json=order_placed(shopper_id="not ok"))
     assert response.json() == {"status": "DROP"}
+
+
+async def test_a_state_store_outage_asks_for_the_order_to_be_redelivered(
+    http: httpx.AsyncClient, world: World
+) -> None:
+    world.carts.down = True
+    response = await http.post("/events/order-placed", json=order_placed())
+    assert response.json() == {"status": "RETRY"}
