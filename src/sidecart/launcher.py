@@ -90,6 +90,7 @@ class Stack:
             resources.check_config(extra)
         self._needs = infra.needs(found, config)
         self._components = found
+        profiles.check_capabilities(found)
         self._needs = profile_infra.needs_for_run(found, self._needs, self.options.external_infra)
         self._resource_dirs = dirs
         self._config_files = configs
