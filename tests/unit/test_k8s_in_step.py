@@ -1,0 +1,81 @@
+"""The Kubernetes manifests describe the same services and components as the local run."""
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from sidecart import schema_check
+from sidecart.runfile import load
+
+ROOT = Path(__file__).resolve().parents[2]
+K8S = ROOT / "k8s" / "base"
+
+
+def documents(folder: Path) -> list[dict[str, Any]]:
+    return [
+        d for p in sorted(folder.glob("*.yaml")) for d in yaml.safe_load_all(p.read_text()) if d
+    ]
+
+
+def test_kustomization_lists_every_manifest_in_the_base() -> None:
+    listed = set(yaml.safe_load((K8S / "kustomization.yaml").read_text())["resources"])
+    present = {
+        str(p.relative_to(K8S)) for p in K8S.rglob("*.yaml") if p.name != "kustomization.yaml"
+    }
+    assert listed == present
+
+
+def test_every_app_of_the_run_file_has_a_deployment_with_matching_dapr_annotations() -> None:
+    _, apps = load(ROOT / "dapr" / "dapr.yaml")
+    deployments = {
+        d["metadata"]["name"]: d for d in documents(K8S / "apps") if d["kind"] == "Deployment"
+    }
+    assert set(deployments) == {a.app_id for a in apps}
+    for app in apps:
+        template = deployments[app.app_id]["spec"]["template"]
+        notes = template["metadata"]["annotations"]
+        (container,) = template["spec"]["containers"]
+        env = {e["name"]: e.get("value") for e in container["env"]}
+        assert notes["dapr.io/enabled"] == "true"
+        assert notes["dapr.io/app-id"] == app.app_id
+        assert notes["dapr.io/app-port"] == str(app.app_port) == env["APP_PORT"]
+        assert notes["dapr.io/app-health-check-path"] == app.app_health_check_path
+        assert notes["dapr.io/config"] == "sidecart"
+        assert container["command"] == app.command
+        assert container["readinessProbe"]["httpGet"]["path"] == app.app_health_check_path
+        assert env["APP_ID"] == app.app_id
+
+
+def test_the_cluster_components_have_the_local_profiles_names_types_and_scopes() -> None:
+    _, apps = load(ROOT / "dapr" / "dapr.yaml")
+    local = {
+        d["metadata"]["name"]: d
+        for folder in apps[0].resources_paths
+        for d in documents(folder)
+        if d["kind"] == "Component"
+    }
+    cluster = {
+        d["metadata"]["name"]: d for d in documents(K8S / "dapr") if d["kind"] == "Component"
+    }
+    assert set(cluster) == set(local)
+    for name, component in cluster.items():
+        assert component["spec"]["type"] == local[name]["spec"]["type"]
+        assert component.get("scopes") == local[name].get("scopes")
+
+
+def test_the_email_binding_folder_is_mounted_into_the_notification_sidecar() -> None:
+    (email,) = [d for d in documents(K8S / "dapr") if d["metadata"]["name"] == "email"]
+    root = next(m["value"] for m in email["spec"]["metadata"] if m["name"] == "rootPath")
+    (deployment,) = [d for d in documents(K8S / "apps") if d["metadata"]["name"] == "notification"]
+    mount = deployment["spec"]["template"]["metadata"]["annotations"]["dapr.io/volume-mounts-rw"]
+    assert mount.split(":", 1)[1] == root
+
+
+def test_the_cluster_dapr_resources_fit_the_dapr_1_18_schemas() -> None:
+    checker = schema_check.Checker.from_module_cache()
+    problems = {
+        str(path.relative_to(ROOT)): checker.check_file(path)
+        for path in sorted((K8S / "dapr").glob("*.yaml"))
+    }
+    assert problems == dict.fromkeys(problems, [])
