@@ -163,15 +163,24 @@ class DaprCatalogGateway:
         return updated.to_domain()
 
 
-def _field_of(body: bytes) -> str:
-    """The first body field a FastAPI 422 names (`["body", "price", "amount"]` -> "price")."""
+def _field_of(body: bytes, default: str = "form") -> str:
+    """The first field a FastAPI 422 names (`["body", "price", "amount"]` -> "price")."""
     try:
         detail = json.loads(body).get("detail")
         loc = detail[0]["loc"] if isinstance(detail, list) else []
     except (ValueError, AttributeError, LookupError, TypeError):
-        return "form"
-    names = [str(part) for part in loc if part != "body"]
-    return names[0] if names else "form"
+        return default
+    names = [str(part) for part in loc if part not in {"body", "path", "query"}]
+    return names[0] if names else default
+
+
+# Payment names the card's fields its own way; the shopper's form names them Online Boutique's.
+CARD_FIELDS = {
+    "number": "credit_card_number",
+    "exp_month": "credit_card_expiration_month",
+    "exp_year": "credit_card_expiration_year",
+    "cvv": "credit_card_cvv",
+}
 
 
 class DaprCartGateway:
@@ -214,8 +223,14 @@ class DaprCartGateway:
 
     @staticmethod
     def _refused(response: httpx.Response) -> None:
-        if response.status_code in {400, 409, 422}:
-            raise RejectedError("quantity", error_detail(response.content) or "refused by the cart")
+        """422: a rule of the cart (the field it names); 404: no such product; 409: busy."""
+        detail = error_detail(response.content)
+        if response.status_code == 404:
+            raise RejectedError("product_id", detail or "there is no such product")
+        if response.status_code == 409:
+            raise RejectedError("quantity", detail or "the cart is busy, try again")
+        if response.status_code in {400, 422}:
+            raise RejectedError(_field_of(response.content, "quantity"), detail or "refused")
 
 
 class DaprOrderingGateway:
@@ -258,9 +273,8 @@ class DaprPaymentGateway:
     async def tokenize(self, card: Card) -> CardToken:
         response = await self._car.call(self._app, "POST", "tokens", body=CardOut.of(card))
         if response.status_code in {400, 402, 422}:
-            raise RejectedError(
-                "credit_card_number", error_detail(response.content) or "the card was refused"
-            )
+            field = CARD_FIELDS.get(_field_of(response.content, "number"), "credit_card_number")
+            raise RejectedError(field, error_detail(response.content) or "the card was refused")
         token: TokenIn = _read(TokenIn, _expect(response, self._app, 200, 201), self._app)
         return token.to_domain()
 

@@ -123,6 +123,7 @@ class PlaceOrder:
     email: str
     address: Address
     lines: tuple[CartItem, ...]
+    currency: str  # the catalog's currency of the lines: what the card is charged in
     card_token: str
 
 
@@ -193,6 +194,7 @@ class Notification:
     subject: str
     kind: str = ""
     sent_at: datetime | None = None
+    status: str = ""
 
 
 @dataclass(frozen=True)

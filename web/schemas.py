@@ -191,6 +191,7 @@ class PlaceOrderOut(BaseModel):
     email: str
     address: AddressOut
     lines: list[OrderLineOut]
+    currency: str
     card_token: str
 
     @classmethod
@@ -210,6 +211,7 @@ class PlaceOrderOut(BaseModel):
             lines=[
                 OrderLineOut(product_id=i.product_id, quantity=i.quantity) for i in command.lines
             ],
+            currency=command.currency,
             card_token=command.card_token,
         )
 
@@ -224,7 +226,7 @@ class OrderLineIn(BaseModel):
 class OrderIn(BaseModel):
     id: str = Field(validation_alias=AliasChoices("id", "order_id"))
     status: str
-    reason: str | None = None
+    reason: str | None = Field(None, validation_alias=AliasChoices("cancel_reason", "reason"))
     shopper_id: str = ""
     email: str = ""
     lines: list[OrderLineIn] = []
@@ -279,9 +281,12 @@ class NotificationIn(BaseModel):
     sent_at: datetime | None = Field(
         None, validation_alias=AliasChoices("sent_at", "occurred_at", "created_at")
     )
+    status: str = ""
 
     def to_domain(self) -> Notification:
-        return Notification(self.order_id, self.recipient, self.subject, self.kind, self.sent_at)
+        return Notification(
+            self.order_id, self.recipient, self.subject, self.kind, self.sent_at, self.status
+        )
 
 
 class NotificationListIn(RootModel[list[NotificationIn]]):

@@ -19,7 +19,7 @@ from fastapi.responses import HTMLResponse, Response
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from web import forms
-from web.domain import ORDER_STEPS, Order, PlaceOrder, RejectedError, UpstreamError
+from web.domain import ORDER_STEPS, CartItem, Order, PlaceOrder, RejectedError, UpstreamError
 from web.pages import (
     CurrencyDep,
     PortsDep,
@@ -31,7 +31,7 @@ from web.pages import (
     see_other,
 )
 from web.ports import Ports
-from web.views.shop import cart_page
+from web.views.shop import cart_lines, cart_page
 
 router = APIRouter()
 
@@ -67,25 +67,29 @@ async def checkout(
     request: Request, web: WebDep, p: PortsDep, shopper: ShopperDep, currency: CurrencyDep
 ) -> Response:
     fields = await form_fields(request)
-    again = forms.refill(fields)
-    try:
-        form = forms.checkout(fields, web.clock().date())
-    except forms.InvalidFormError as exc:
-        return await cart_page(
-            request, web, p, shopper, currency, status_code=422, errors=exc.errors, values=again
-        )
-    items = await p.cart.items(shopper)
-    if not items:
+
+    async def form_again(status_code: int, errors: dict[str, str]) -> Response:
         return await cart_page(
             request,
             web,
             p,
             shopper,
             currency,
-            status_code=409,
-            errors={"cart": "your cart is empty: add something before checking out"},
-            values=again,
+            status_code=status_code,
+            errors=errors,
+            values=forms.refill(fields),
         )
+
+    try:
+        form = forms.checkout(fields, web.clock().date())
+    except forms.InvalidFormError as exc:
+        return await form_again(422, exc.errors)
+    lines = await cart_lines(web, p, shopper)
+    if not lines:
+        return await form_again(409, {"cart": "your cart is empty: add something first"})
+    charged_in = {line.product.price.currency for line in lines}
+    if len(charged_in) != 1:
+        return await form_again(409, {"cart": "your cart mixes currencies: order separately"})
     try:
         token = await p.payment.tokenize(form.card)
         order_id = await p.ordering.place_order(
@@ -94,24 +98,16 @@ async def checkout(
                 shopper_id=shopper,
                 email=form.email,
                 address=form.address,
-                lines=tuple(items),
+                lines=tuple(CartItem(line.product.id, line.quantity) for line in lines),
+                currency=charged_in.pop(),
                 card_token=token.token,
             )
         )
     except RejectedError as exc:
-        return await cart_page(
-            request,
-            web,
-            p,
-            shopper,
-            currency,
-            status_code=422,
-            errors={exc.field: exc.message},
-            values=again,
-        )
+        return await form_again(422, {exc.field: exc.message})
     log.info(
         "order placed",
-        extra={"order_id": order_id, "request_id": form.request_id, "lines": len(items)},
+        extra={"order_id": order_id, "request_id": form.request_id, "lines": len(lines)},
     )
     return see_other(f"/order/{quote(order_id, safe='')}")
 

@@ -15,7 +15,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from web import forms
 from web.currency import Rates
-from web.domain import MAX_QUANTITY, CartLine, Price, Product, total
+from web.domain import MAX_QUANTITY, CartLine, Price, Product, RejectedError, total
 from web.pages import (
     CurrencyDep,
     PortsDep,
@@ -167,7 +167,10 @@ async def add_to_cart(request: Request, web: WebDep, p: PortsDep, shopper: Shopp
     if wanted.quantity > item.stock:
         message = f"only {item.stock} in stock" if item.stock else "this product is sold out"
         return _product_again(request, item, {"quantity": message}, fields)
-    await p.cart.add(shopper, item.id, wanted.quantity)
+    try:
+        await p.cart.add(shopper, item.id, wanted.quantity)
+    except RejectedError as exc:  # e.g. more of one product than a cart line holds
+        return _product_again(request, item, {exc.field: exc.message}, fields)
     return see_other("/cart")
 
 
@@ -193,10 +196,15 @@ async def change_quantity(
         return await cart_page(
             request, web, p, shopper, currency, status_code=422, errors=exc.errors
         )
-    if wanted.quantity == 0:
-        await p.cart.remove(shopper, wanted.product_id)
-    else:
-        await p.cart.set_quantity(shopper, wanted.product_id, wanted.quantity)
+    try:
+        if wanted.quantity == 0:
+            await p.cart.remove(shopper, wanted.product_id)
+        else:
+            await p.cart.set_quantity(shopper, wanted.product_id, wanted.quantity)
+    except RejectedError as exc:
+        return await cart_page(
+            request, web, p, shopper, currency, status_code=422, errors={exc.field: exc.message}
+        )
     return see_other("/cart")
 
 

@@ -111,6 +111,8 @@ class FakeCart:
     async def add(self, shopper_id: str, product_id: str, quantity: int) -> None:
         self.down.check()
         cart = self.carts.setdefault(shopper_id, {})
+        if cart.get(product_id, 0) + quantity > 99:  # the cart service's rule
+            raise RejectedError("quantity", "a cart holds at most 99 of one product")
         cart[product_id] = cart.get(product_id, 0) + quantity
 
     async def set_quantity(self, shopper_id: str, product_id: str, quantity: int) -> None:

@@ -166,6 +166,15 @@ def test_more_than_in_stock_is_refused_and_the_input_shown_again(client: TestCli
     assert 'value="13"' in page.text
 
 
+def test_a_refusal_of_the_cart_service_shows_the_product_again_with_its_reason(
+    client: TestClient,
+) -> None:
+    client.post("/cart", data={"product_id": "9SIQT8TOJO", "quantity": "60"})
+    page = client.post("/cart", data={"product_id": "9SIQT8TOJO", "quantity": "60"})
+    assert page.status_code == 422
+    assert "quantity: a cart holds at most 99 of one product" in page.text
+
+
 def test_adding_an_unknown_product_is_a_404_naming_the_field(client: TestClient) -> None:
     page = client.post("/cart", data={"product_id": "NOPE", "quantity": "1"})
     assert page.status_code == 404

@@ -64,6 +64,7 @@ def test_checkout_tokenizes_the_card_then_places_the_order_and_redirects_to_it(
     assert command.email == "someone@example.com"
     assert command.address.city == "Mountain View"
     assert [(i.product_id, i.quantity) for i in command.lines] == [("9SIQT8TOJO", 2)]
+    assert command.currency == "USD"  # the catalog's, whatever currency the shopper views
     assert fakes.ordering.orders[order_id].status == "Placed"
 
 
