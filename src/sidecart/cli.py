@@ -11,7 +11,7 @@ from pathlib import Path
 from types import FrameType
 
 from sidecart import bootstrap as boot
-from sidecart import matrix, profile_install, profiles
+from sidecart import cli_logs, matrix, profile_install, profiles
 from sidecart.errors import SidecartError
 from sidecart.launcher import Stack, StackOptions, print_urls
 from sidecart.paths import PROJECT_ROOT, state_dir
@@ -42,6 +42,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             log_dir=state_dir() / "logs",
             data_dir=state_dir() / "data",
             echo=sys.stdout,
+            observability=True,
             profile=profiles.from_env(args.profile).label if _profile_asked(args) else None,
             external_infra=args.external_infra,
         )
@@ -109,12 +110,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="start no broker or database: use the ones running at the components' addresses",
     )
     matrix.add_parser(sub)
+    cli_logs.add_parser(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    handlers = {"bootstrap": cmd_bootstrap, "run": cmd_run, "matrix": matrix.cmd_matrix}
+    handlers = {
+        "bootstrap": cmd_bootstrap,
+        "run": cmd_run,
+        "matrix": matrix.cmd_matrix,
+        "logs": cli_logs.cmd_logs,
+    }
     try:
         return handlers[args.command](args)
     except SidecartError as exc:

@@ -19,7 +19,7 @@ from typing import IO
 import yaml
 
 from sidecart import components as resources
-from sidecart import infra, profile_infra, profiles, runfile
+from sidecart import infra, observe, profile_infra, profiles, prometheus, runfile
 from sidecart.errors import SidecartError
 from sidecart.paths import dapr_bin_dir
 from sidecart.procs import (
@@ -50,6 +50,8 @@ class StackOptions:
     free_ports: bool = False
     echo: IO[str] | None = None
     extra_env: dict[str, str] = field(default_factory=dict)
+    # Prometheus, the log store and shipping every process's lines to it (sidecart.observe).
+    observability: bool = False
     health_timeout: float = 60.0
     # Infrastructure profile (sidecart.profiles), e.g. "kafka,postgres"; None: the run file as is.
     profile: str | None = None
@@ -64,6 +66,7 @@ class Stack:
     ports: dict[str, AppPorts] = field(default_factory=dict)
     infra_ports: dict[str, int] = field(default_factory=dict)
     processes: list[ManagedProcess] = field(default_factory=list)
+    observability: observe.Observability | None = None
 
     # --- planning (no process started) ----------------------------------------------------
 
@@ -92,6 +95,8 @@ class Stack:
         self._components = found
         profiles.check_capabilities(found)
         self._needs = profile_infra.needs_for_run(found, self._needs, self.options.external_infra)
+        if self.options.observability:
+            self._needs.update(observe.needs())
         self._resource_dirs = dirs
         self._config_files = configs
 
@@ -168,6 +173,8 @@ class Stack:
         configs: dict[Path, Path] = {}
         for index, src in enumerate(self._config_files):
             doc = resources.check_config(src)
+            if self.observability is not None:
+                self.observability.dapr_config(doc)
             if "zipkin" in self.infra_ports and infra.zipkin_endpoint(doc):
                 doc["spec"]["tracing"]["zipkin"]["endpointAddress"] = self.zipkin_spans_url
             if self.options.profile is not None:
@@ -196,6 +203,7 @@ class Stack:
             self.plan()
         self.options.log_dir.mkdir(parents=True, exist_ok=True)
         try:
+            self._prepare_observability()
             self._start_infra()
             profile_infra.check_reachable(self._components, self.infra_ports)
             _, mapping = self._write_effective_resources()
@@ -206,6 +214,20 @@ class Stack:
             self.stop()
             raise
 
+    def _prepare_observability(self) -> None:
+        if not self.options.observability:
+            return
+        self.observability = observe.Observability(self.infra_ports)
+        targets = [
+            prometheus.Target(app.app_id, "app", self.ports[app.app_id].app)
+            for app in self.apps
+            if app.command
+        ] + [
+            prometheus.Target(app.app_id, "sidecar", self.ports[app.app_id].metrics)
+            for app in self.apps
+        ]
+        self.observability.prepare(self.options.data_dir, targets)
+
     def _start_infra(self) -> None:
         for need in self._needs.values():
             need.port = self.infra_ports[need.server.name]
@@ -213,6 +235,8 @@ class Stack:
                 need, self.options.data_dir, self.options.log_dir, self.options.echo
             )
             self.processes.append(proc)
+            if self.observability is not None:
+                self.observability.attach(proc)
             proc.start()
         for need in self._needs.values():
             proc = next(p for p in self.processes if p.name == need.server.name)
@@ -248,6 +272,9 @@ class Stack:
             colour=index,
         )
         self.processes += [program, sidecar]
+        if self.observability is not None:
+            self.observability.attach(program)
+            self.observability.attach(sidecar)
         if app.command:
             program.start()
         sidecar.start()
@@ -311,6 +338,8 @@ class Stack:
         }
         if "zipkin" in self.infra_ports and "OTEL_EXPORTER_ZIPKIN_ENDPOINT" in env:
             env["OTEL_EXPORTER_ZIPKIN_ENDPOINT"] = self.zipkin_spans_url
+        if self.observability is not None:
+            env.update(self.observability.app_env())
         env.update(self.options.extra_env)
         return env
 
@@ -340,8 +369,14 @@ class Stack:
             if not p.name.endswith("-dapr") and p.name not in self.infra_ports
             else (1 if p.name.endswith("-dapr") else 2),
         )
+        order.sort(key=lambda p: p.name == observe.LOG_STORE)  # stable: the log store goes last
         for proc in order:
+            if self.observability is not None and proc.name == observe.LOG_STORE:
+                self.observability.flush()  # ship everyone's last lines while the store is up
+                proc.on_line = None
             proc.stop()
+        if self.observability is not None:
+            self.observability.close()
 
     def failed_process(self) -> ManagedProcess | None:
         return next(
@@ -349,9 +384,12 @@ class Stack:
         )
 
     def urls(self) -> dict[str, str]:
-        out = {f"{app_id} (app)": f"http://127.0.0.1:{p.app}" for app_id, p in self.ports.items()}
+        out = {"shop": f"http://127.0.0.1:{self.ports['web'].app}/"} if "web" in self.ports else {}
+        out |= {f"{app_id} (app)": f"http://127.0.0.1:{p.app}" for app_id, p in self.ports.items()}
         if "zipkin" in self.infra_ports:
             out["zipkin"] = f"http://127.0.0.1:{self.infra_ports['zipkin']}/zipkin/"
+        if self.observability is not None:
+            out.update(self.observability.urls())
         return out
 
 

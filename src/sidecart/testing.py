@@ -55,6 +55,16 @@ class RunningStack:
     def zipkin_url(self) -> str:
         return f"http://127.0.0.1:{self.infra_port('zipkin')}"
 
+    @property
+    def prometheus_url(self) -> str:
+        """Only with `running_stack(..., observability=True)`."""
+        return f"http://127.0.0.1:{self.infra_port('prometheus')}"
+
+    @property
+    def log_store_url(self) -> str:
+        """VictoriaLogs; only with `running_stack(..., observability=True)`."""
+        return f"http://127.0.0.1:{self.infra_port('victoria-logs')}"
+
 
 @contextmanager
 def running_stack(
@@ -62,6 +72,7 @@ def running_stack(
     tmp: Path,
     apps: Iterable[str] | None = None,
     env: dict[str, str] | None = None,
+    observability: bool = False,
     profile: str | None = None,
 ) -> Iterator[RunningStack]:
     """`profile` (e.g. "kafka,postgres") defaults to $SIDECART_PROFILE, else the run file's."""
@@ -72,6 +83,7 @@ def running_stack(
         only_apps=apps,
         free_ports=True,
         extra_env=env or {},
+        observability=observability,
         profile=profile if profile is not None else os.environ.get(PROFILE_ENV) or None,
     )
     stack = Stack(options)
