@@ -194,7 +194,12 @@ def _rabbitmq_argv(port: int, data: Path) -> list[str]:
         f'exec "{server}"'
     )
     settings = [f"{k}={v}" for k, v in env.items()]
-    settings.append("RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS=-start_epmd false")
+    # No epmd of its own, and Erlang distribution on loopback only (it binds every interface
+    # by default).
+    settings.append(
+        "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="
+        "-start_epmd false -kernel inet_dist_use_interface {127,0,0,1}"
+    )
     return ["env", *settings, "sh", "-c", script]
 
 
