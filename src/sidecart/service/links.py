@@ -29,9 +29,17 @@ class LinkSettings(BaseSettings):
     logs_ui_url: str = Field("http://127.0.0.1:9428/select/vmui", validation_alias=LOGS_UI_ENV)
 
 
+ORDER_ID = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
+
+
 def logs_query(trace_id: str) -> str:
     """The LogsQL query for every line of one trace, oldest first."""
     return f"trace_id:={trace_id} | sort by (_time)"
+
+
+def order_logs_query(order_id: str) -> str:
+    """Every line that names the order in an `order_id` field (`extra={"order_id": ...}`)."""
+    return f'order_id:="{order_id}" | sort by (_time)'
 
 
 @dataclass(frozen=True)
@@ -54,9 +62,15 @@ class ObservabilityLinks:
         """The log UI showing every line (apps, sidecars) of one trace over the last 7 days."""
         if not TRACE_ID.match(trace_id):
             return None
-        params = {
-            "query": logs_query(trace_id),
-            "g0.range_input": "7d",
-            "g0.relative_time": "last_7_days",
-        }
+        return self._logs_ui(logs_query(trace_id))
+
+    def order_logs(self, order_id: str) -> str | None:
+        """The log UI showing every line logged with this `order_id`, for orders whose trace id
+        is not known; from one of them, its trace_id field leads to the whole request."""
+        if not ORDER_ID.match(order_id):
+            return None
+        return self._logs_ui(order_logs_query(order_id))
+
+    def _logs_ui(self, query: str) -> str:
+        params = {"query": query, "g0.range_input": "7d", "g0.relative_time": "last_7_days"}
         return f"{self.logs_ui}/#/?{urlencode(params)}"

@@ -34,3 +34,12 @@ def test_no_link_for_something_that_is_not_a_trace_id(bad: str) -> None:
     links = ObservabilityLinks("http://z", "http://l")
     assert links.trace(bad) is None
     assert links.logs(bad) is None
+
+
+def test_an_order_without_a_known_trace_links_to_its_lines_by_order_id() -> None:
+    links = ObservabilityLinks("http://z", "http://127.0.0.1:9428/select/vmui")
+    url = links.order_logs("d5f5ff7e-0095-43e9-9ad5-40b4220b0291")
+    assert url is not None
+    params = parse_qs(urlsplit(url).fragment.split("?", 1)[1])
+    assert params["query"] == ['order_id:="d5f5ff7e-0095-43e9-9ad5-40b4220b0291" | sort by (_time)']
+    assert links.order_logs('x" or *') is None
