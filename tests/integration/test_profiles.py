@@ -1,16 +1,20 @@
 """Proof that a profile swap is real, not a rename: the data is in the profile's own servers.
 
 Each test runs only on its profile (`make test-matrix`, or `make test PROFILE=kafka`): the
-catalog, through its real sidecar, writes its products and publishes `catalog-changed`, and the
-test reads them back from Kafka with a Kafka client, from PostgreSQL with psycopg, from
-RabbitMQ with rabbitmqctl, from JetStream, etcd and the SQLite file with their own protocols.
+catalog writes its products and publishes `catalog-changed`, ordering saves an order and its
+`OrderPlaced` in one transaction on `orderstore` (the outbox publishes it on `order-placed`),
+all through real sidecars; the test reads them back from Kafka with a Kafka client, from
+PostgreSQL with psycopg, from RabbitMQ with rabbitmqctl, from JetStream, etcd and the SQLite file
+with their own protocols.
 """
 
 from __future__ import annotations
 
 import json
 import time
+import uuid
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -26,8 +30,9 @@ PRODUCT = "OLJCESPC7Z"  # Sunglasses, in services/catalog/data/products.json
 
 @pytest.fixture(scope="module")
 def catalog_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
-    """The catalog beside its sidecar, on the profile of $SIDECART_PROFILE."""
-    with running_stack(RUN_FILE, tmp_path_factory.mktemp("profile"), apps={"catalog"}) as stack:
+    """The catalog and ordering beside their sidecars, on the profile of $SIDECART_PROFILE."""
+    tmp = tmp_path_factory.mktemp("profile")
+    with running_stack(RUN_FILE, tmp, apps={"catalog", "ordering"}) as stack:
         yield stack
 
 
@@ -49,6 +54,56 @@ def rename(stack: RunningStack, product_id: str, name: str) -> None:
     product = httpx.get(url).json()
     product["name"] = name
     assert httpx.put(url, json=product).status_code == 200
+
+
+def place_order(stack: RunningStack) -> dict[str, Any]:
+    """A checkout as web sends it, through the catalog's sidecar to ordering."""
+    body = {
+        "request_id": f"proof-{uuid.uuid4().hex}",
+        "shopper_id": "proof-shopper",
+        "email": "proof@example.com",
+        "address": {
+            "street_address": "1 Loop Road",
+            "city": "Localhost",
+            "zip_code": "12345",
+            "country": "US",
+        },
+        "currency": "USD",
+        "card_token": "tok_proof",
+        "lines": [{"product_id": PRODUCT, "quantity": 1}],
+    }
+    url = stack.dapr_url("catalog") + "/v1.0/invoke/ordering/method/orders"
+    response = httpx.post(url, json=body, timeout=30)
+    assert response.status_code == 201, response.text
+    order: dict[str, Any] = response.json()
+    return order
+
+
+@pytest.mark.profile("kafka")
+def test_kafka_order_events_are_read_back_from_the_kafka_topic(
+    catalog_stack: RunningStack,
+) -> None:
+    order = place_order(catalog_stack)
+
+    def on_the_topic() -> None:
+        events = probes.kafka_events(catalog_stack, "order-placed")
+        placed = [e["data"] for e in events if e.get("data", {}).get("order_id") == order["id"]]
+        assert len(placed) == 1, events
+        assert placed[0]["lines"][0]["product_id"] == PRODUCT
+
+    eventually(on_the_topic)
+
+
+@pytest.mark.profile("state=postgres")
+def test_postgres_order_rows_are_read_from_the_orderstore_table(
+    catalog_stack: RunningStack,
+) -> None:
+    order = place_order(catalog_stack)
+    key = f"ordering||order:{order['id']}"
+    rows = probes.postgres_rows(catalog_stack, "orders_state", key)
+    assert json.loads(rows[key])["id"] == order["id"]
+    # The order is in ordering's own store, not in the shared `statestore` table.
+    assert probes.postgres_rows(catalog_stack, "state", "ordering||%") == {}
 
 
 @pytest.mark.profile("kafka")
