@@ -75,7 +75,7 @@ def _route_template(app: FastAPI, served: Scope, original: Scope) -> str:
 
 
 class RedMetricsMiddleware:
-    """RED metrics and one `request served` log line per request.
+    """RED metrics and one `served GET /route 200 in 1.2 ms` log line per request.
 
     Pure ASGI (no body buffering, streaming answers such as SSE are untouched). It runs inside
     the request's server span, so the log line carries the trace and span ids: with daprd's span
@@ -120,7 +120,11 @@ class RedMetricsMiddleware:
             DURATION.labels(method, route).observe(elapsed)
             access_log.log(
                 logging.ERROR if status >= 500 else logging.INFO,
-                "request served",
+                "served %s %s %d in %.1f ms",
+                method,
+                route,
+                status,
+                elapsed * 1000,
                 extra={
                     "method": method,
                     "route": route,

@@ -128,6 +128,6 @@ async def test_each_request_leaves_one_log_line_with_route_and_status(
         await client.get("/things/x")
     served = [r for r in caplog.records if r.name == "sidecart.access"]
     assert len(served) == 1
-    assert served[0].getMessage() == "request served"
+    assert served[0].getMessage().startswith("served GET /things/{thing_id} 200 in ")
     assert served[0].__dict__["route"] == "/things/{thing_id}"
     assert served[0].__dict__["status_code"] == 200
