@@ -17,10 +17,10 @@ CI_PROFILES ?= kafka postgres
 .PHONY: help bootstrap run test unit integration lint format clean test-matrix test-ci-profiles
 
 help:
-	@echo "make run        start Redis, Zipkin and every service beside its own daprd"
+	@echo "make run        start Redis, Zipkin, Prometheus, VictoriaLogs and every service beside its daprd"
 	@echo "make test       lint, type-check, unit and integration tests (what CI runs)"
 	@echo "make unit       unit tests only (no sidecar)"
-	@echo "make bootstrap  install what is missing (venv, daprd, Redis, Zipkin)"
+	@echo "make bootstrap  install what is missing (venv, daprd, Redis, Zipkin, Prometheus, VictoriaLogs)"
 	@echo "make test-matrix   the e2e suite on every runnable profile: profile x result x duration"
 	@echo "make test-ci-profiles   make test, then the e2e suite on $(CI_PROFILES)"
 	@echo "PROFILE=kafka,postgres  with run/test/bootstrap: swap brokers and stores (docs/profiles.md)"
