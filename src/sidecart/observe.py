@@ -29,6 +29,7 @@ log = logging.getLogger("sidecart.observe")
 
 PROMETHEUS_PORT = 9090
 LOG_STORE = logstore.VICTORIA_LOGS.name
+DAPR_SPAN_SCOPE = '"scope":"dapr.runtime.trace"'
 SIDECAR_SUFFIX = "-dapr"
 
 
@@ -47,6 +48,11 @@ def classify(process_name: str, infra_names: set[str]) -> tuple[str, str]:
     if process_name.endswith(SIDECAR_SUFFIX):
         return process_name.removesuffix(SIDECAR_SUFFIX), SIDECAR
     return process_name, APP
+
+
+def is_span_line(line: str) -> bool:
+    """daprd's span lines (tracing.stdout) are for the log store, too many for a terminal."""
+    return DAPR_SPAN_SCOPE in line
 
 
 @dataclass
@@ -77,6 +83,8 @@ class Observability:
         if self.shipper is not None:
             service, source = classify(proc.name, set(self.infra_ports))
             proc.on_line = self.shipper.sink(service, source)
+            if source == SIDECAR:
+                proc.hide_from_echo = is_span_line
 
     def app_env(self) -> dict[str, str]:
         env = {LOGS_UI_ENV: self.log_store_url + logstore.UI_PATH.rstrip("/")}

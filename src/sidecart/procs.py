@@ -41,6 +41,8 @@ class ManagedProcess:
     colour: int = 0
     # Called with every output line (the central log shipper); must not block.
     on_line: Callable[[str], None] | None = None
+    # Lines for the log file and `on_line` only, not the terminal (daprd's span lines).
+    hide_from_echo: Callable[[str], bool] | None = None
     popen: subprocess.Popen[bytes] | None = field(default=None, init=False)
     _tail: deque[str] = field(default_factory=lambda: deque(maxlen=40), init=False)
     _pump: threading.Thread | None = field(default=None, init=False)
@@ -73,7 +75,9 @@ class ManagedProcess:
                 self._tail.append(line)
                 log.write(line + "\n")
                 log.flush()
-                if self.echo is not None:
+                if self.echo is not None and not (
+                    self.hide_from_echo is not None and self.hide_from_echo(line)
+                ):
                     self.echo.write(prefix + line + "\n")
                     self.echo.flush()
                 if self.on_line is not None:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import io
 import json
+import sys
 import time
+from pathlib import Path
 
 from sidecart.logship import LogShipper, normalise
-from sidecart.procs import free_port
+from sidecart.observe import is_span_line
+from sidecart.procs import ManagedProcess, free_port
 
 NOW = 1_790_000_000.0
 TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -114,3 +118,28 @@ def test_shipping_never_blocks_and_drops_the_oldest_when_full() -> None:
     assert stats.shipped == 0
     assert stats.dropped == 1000
     assert stats.failed_posts >= 1
+
+
+def test_every_output_line_reaches_the_shipper_and_span_lines_stay_off_the_terminal(
+    tmp_path: Path,
+) -> None:
+    span = '{"level":"info","msg":"[x] Trace: ...","scope":"dapr.runtime.trace"}'
+    program = f"print('hello'); print({span!r})"
+    terminal = io.StringIO()
+    shipped: list[str] = []
+    proc = ManagedProcess(
+        name="web-dapr",
+        argv=[sys.executable, "-c", program],
+        log_path=tmp_path / "web_daprd.log",
+        echo=terminal,
+        on_line=shipped.append,
+        hide_from_echo=is_span_line,
+    )
+    proc.start()
+    assert proc.popen is not None
+    proc.popen.wait(timeout=10)
+    proc.stop()
+    assert shipped == ["hello", span]
+    assert "hello" in terminal.getvalue()
+    assert "dapr.runtime.trace" not in terminal.getvalue()
+    assert (tmp_path / "web_daprd.log").read_text().splitlines() == ["hello", span]
