@@ -32,6 +32,8 @@ from starlette.responses import Response
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from sidecart.service.spans import annotate_known
+
 # The `_created` series double every counter's series and no rule or dashboard uses them.
 disable_created_metrics()  # type: ignore[no-untyped-call]
 
@@ -103,6 +105,8 @@ class RedMetricsMiddleware:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = int(message["status"])
+                # The server span ends with the body: name the route's ids while it records.
+                annotate_known(scope.get("path_params") or {})
             await send(message)
 
         try:

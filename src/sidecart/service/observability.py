@@ -23,6 +23,17 @@ from pythonjsonlogger.json import JsonFormatter
 from sidecart.service import platform
 from sidecart.service.metrics import add_red_metrics
 from sidecart.service.settings import ServiceSettings
+from sidecart.service.spans import annotate, current_trace_id
+
+__all__ = [
+    "annotate",
+    "current_trace_id",
+    "instrument",
+    "log_extra",
+    "setup_logging",
+    "setup_tracing",
+    "shutdown_tracing",
+]
 
 
 class _TraceContext(logging.Filter):
@@ -96,40 +107,6 @@ def instrument(app: FastAPI, settings: ServiceSettings, excluded: str = "healthz
 def shutdown_tracing() -> None:
     if _provider is not None:
         _provider.force_flush(timeout_millis=2000)
-
-
-# Attribute names of the shop's domain, as Zipkin shows them and as its tag search takes them
-# (`annotationQuery=order.id=...`); any other keyword is used as given.
-_ATTRIBUTE_NAMES = {
-    "order_id": "order.id",
-    "product_id": "product.id",
-    "shopper_id": "shopper.id",
-    "payment_id": "payment.id",
-    "request_id": "request.id",
-    "outcome": "outcome",
-}
-
-AttributeValue = str | bool | int | float
-
-
-def annotate(**attributes: AttributeValue | None) -> None:
-    """Put domain attributes on the current span: `annotate(order_id=o.id, outcome="placed")`.
-
-    Inside a route the current span is the request's server span, inside a pub/sub handler the
-    message's handler span; with no span recording it does nothing. None values are skipped.
-    """
-    span = trace.get_current_span()
-    if not span.is_recording():
-        return
-    for key, value in attributes.items():
-        if value is not None:
-            span.set_attribute(_ATTRIBUTE_NAMES.get(key, key), value)
-
-
-def current_trace_id() -> str | None:
-    """The current trace id as 32 hex digits (what Zipkin and the log store are searched by)."""
-    context = trace.get_current_span().get_span_context()
-    return format(context.trace_id, "032x") if context.is_valid else None
 
 
 def log_extra(**fields: Any) -> dict[str, Any]:

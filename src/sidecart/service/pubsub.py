@@ -20,6 +20,7 @@ from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapProp
 from pydantic import BaseModel, ValidationError
 
 from sidecart.service import metrics
+from sidecart.service.spans import annotate_known
 
 log = logging.getLogger("sidecart.pubsub")
 _tracer = trace.get_tracer("sidecart.pubsub")
@@ -114,6 +115,8 @@ async def _handle(
         )
         span.set_status(StatusCode.ERROR, "payload does not fit its contract")
         return Status.DROP
+    if isinstance(event.data, BaseModel):
+        annotate_known(vars(event.data))
     try:
         return await handler(event)
     except Exception as exc:

@@ -8,12 +8,13 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from opentelemetry import trace
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from pydantic import BaseModel
 
-from sidecart.service import pubsub
+from sidecart.service import metrics, pubsub
 from sidecart.service.observability import annotate, current_trace_id
 
 TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -113,3 +114,36 @@ async def test_a_payload_that_breaks_the_contract_is_dropped_in_an_error_span(
     span = handler_span(spans)
     assert span.attributes is not None and span.attributes["outcome"] == "DROP"
     assert not span.status.is_ok
+
+
+async def test_the_payload_ids_are_on_the_handler_span_without_any_call(
+    spans: InMemorySpanExporter,
+) -> None:
+    async def quiet(event: pubsub.CloudEvent[Placed]) -> pubsub.Status:
+        return pubsub.Status.SUCCESS
+
+    app = FastAPI()
+    app.post("/events/order-placed")(pubsub.endpoint(Placed, quiet))
+    await client_for(app).post("/events/order-placed", json=envelope())
+    attributes = handler_span(spans).attributes
+    assert attributes is not None and attributes["order.id"] == "o-1"
+
+
+async def test_a_routes_path_ids_are_on_its_server_span(spans: InMemorySpanExporter) -> None:
+    provider = trace.get_tracer_provider()
+    assert isinstance(provider, TracerProvider)
+    app = FastAPI()
+
+    @app.get("/orders/{order_id}")
+    async def order(order_id: str) -> dict[str, str]:
+        return {"id": order_id}
+
+    FastAPIInstrumentor.instrument_app(
+        app, tracer_provider=provider, exclude_spans=["send", "receive"]
+    )
+    metrics.add_red_metrics(app)
+    assert (await client_for(app).get("/orders/o-9")).status_code == 200
+    (server,) = [s for s in spans.get_finished_spans() if s.kind == trace.SpanKind.SERVER]
+    assert server.attributes is not None
+    assert server.attributes["order.id"] == "o-9"
+    assert server.name == "GET /orders/{order_id}"
