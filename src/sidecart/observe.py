@@ -114,4 +114,10 @@ class Observability:
             return None
         stats = self.shipper.stop(timeout=1.0)
         self.shipper = None
+        if stats.dropped:
+            log.warning(
+                "log shipping dropped %d of %d lines (the log store was down or full)",
+                stats.dropped,
+                stats.received,
+            )
         return stats
