@@ -88,7 +88,7 @@ def run_row(
             out.write(f"[{profile.label}] {line}")
             match = _SUMMARY.search(line.strip())
             if match:
-                summary = match.group("text")
+                summary = re.sub(r",? \d+ deselected", "", match.group("text"))
         code = proc.wait()
     seconds = time.monotonic() - started
     if code == 0:
