@@ -85,8 +85,8 @@ async def product_or_404(
 ) -> Product:
     product = await web.product(p, product_id) if forms.PRODUCT_ID.fullmatch(product_id) else None
     if product is None:
-        message = f"there is no product {product_id!r}."
-        raise HTTPException(404, f"{field}: {message}" if field else message.capitalize())
+        named = f"{field}: there is" if field else "There is"
+        raise HTTPException(404, f"{named} no product {product_id!r}.")
     return product
 
 
