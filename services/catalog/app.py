@@ -63,13 +63,17 @@ def create_app(settings: CatalogSettings, make_ports: PortsFactory = dapr_ports)
 
     async def on_order_placed(event: pubsub.CloudEvent[OrderPlacedIn]) -> pubsub.Status:
         order = event.data
-        reservation = await domain.reserve_stock(
-            app.state.ports,
-            order.order_id,
-            [(line.product_id, line.quantity) for line in order.lines],
-            order.correlation_id or order.order_id,
-            datetime.now(UTC),
-        )
+        try:
+            reservation = await domain.reserve_stock(
+                app.state.ports,
+                order.order_id,
+                [(line.product_id, line.quantity) for line in order.lines],
+                order.correlation_id or order.order_id,
+                datetime.now(UTC),
+            )
+        except domain.InFlightError:
+            log.info("a duplicate delivery is being handled", extra={"order_id": order.order_id})
+            return pubsub.Status.RETRY
         log.info(
             "stock reservation decided",
             extra={
@@ -84,7 +88,13 @@ def create_app(settings: CatalogSettings, make_ports: PortsFactory = dapr_ports)
         order = event.data
         if not order.stock_reserved:
             return pubsub.Status.SUCCESS
-        released = await domain.release_stock(app.state.ports, order.order_id, datetime.now(UTC))
+        try:
+            released = await domain.release_stock(
+                app.state.ports, order.order_id, datetime.now(UTC)
+            )
+        except domain.InFlightError:
+            log.info("order is being handled elsewhere", extra={"order_id": order.order_id})
+            return pubsub.Status.RETRY
         if released is None:
             log.warning("cancelled order had no reservation", extra={"order_id": order.order_id})
         else:

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import enum
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
@@ -217,14 +217,49 @@ def _finish(
     )
 
 
-async def deliver_owed(ports: Ports, reservation: Reservation) -> Reservation:
+HANDOFF_GRACE = timedelta(seconds=10)
+"""How old a message another delivery left owed must be before this one sends it (younger: its
+creator is probably sending it now; older: it died, and the broker redelivered after its
+processing timeout, which is longer)."""
+
+
+class InFlightError(RuntimeError):
+    """Another delivery is handling this order right now: try again later (RETRY)."""
+
+
+class OwedMessageInFlightError(InFlightError):
+    pass
+
+
+async def deliver_owed(
+    ports: Ports,
+    reservation: Reservation,
+    now: datetime,
+    mine: Collection[str] = (),
+    grace: timedelta = HANDOFF_GRACE,
+) -> Reservation:
+    """Publish what the reservation owes, then forget it; `mine` are this delivery's messages.
+
+    A message another delivery left is sent only once older than `grace`; a younger one raises
+    OwedMessageInFlightError, so two deliveries at once announce an outcome once.
+    """
     if not reservation.outbox:
         return reservation
     sent: list[str] = []
+    waiting = False
     for message in reservation.outbox:
-        await ports.events.publish(reservation, message)
-        sent.append(message.id)
-    return await ports.reservations.update(reservation.order_id, lambda r: r.without_messages(sent))
+        if message.id in mine or now - message.occurred_at >= grace:
+            await ports.events.publish(reservation, message)
+            sent.append(message.id)
+        else:
+            waiting = True
+    if sent:
+        reservation = await ports.reservations.update(
+            reservation.order_id, lambda r: r.without_messages(sent)
+        )
+    if waiting:
+        raise OwedMessageInFlightError(f"order {reservation.order_id!r}: owed message in flight")
+    return reservation
 
 
 async def _give_back(ports: Ports, reservation: Reservation) -> None:
@@ -257,7 +292,7 @@ async def reserve_stock(
     if begun.status is not ReservationStatus.RESERVING:
         if begun.status in {ReservationStatus.REJECTED, ReservationStatus.RELEASED}:
             await _give_back(ports, begun)
-        return await deliver_owed(ports, begun)
+        return await deliver_owed(ports, begun, at)
 
     short: list[str] = []
     for product_id, quantity in begun.lines:
@@ -282,10 +317,12 @@ async def reserve_stock(
     def decide(current: Reservation) -> Reservation | None:
         return outcome if current.status is ReservationStatus.RESERVING else None
 
-    return await deliver_owed(ports, await ports.reservations.update(order_id, decide))
+    decided = await ports.reservations.update(order_id, decide)
+    mine = {m.id for m in outcome.outbox} - {m.id for m in begun.outbox}
+    return await deliver_owed(ports, decided, at, mine=mine)
 
 
-class ReservationInFlightError(RuntimeError):
+class ReservationInFlightError(InFlightError):
     """A release arrived while the order's reservation is still being decided."""
 
 
@@ -298,9 +335,15 @@ async def release_stock(ports: Ports, order_id: str, at: datetime) -> Reservatio
         raise ReservationInFlightError(f"reservation of order {order_id!r} is not decided yet")
     await _give_back(ports, reservation)
 
+    created: set[str] = set()
+
     def released(current: Reservation) -> Reservation | None:
+        created.clear()
         if current.status is not ReservationStatus.RESERVED:
             return None
-        return _finish(current, ReservationStatus.RELEASED, [MessageKind.CATALOG_CHANGED], at)
+        after = _finish(current, ReservationStatus.RELEASED, [MessageKind.CATALOG_CHANGED], at)
+        created.update({m.id for m in after.outbox} - {m.id for m in current.outbox})
+        return after
 
-    return await deliver_owed(ports, await ports.reservations.update(order_id, released))
+    final = await ports.reservations.update(order_id, released)
+    return await deliver_owed(ports, final, at, mine=created)

@@ -49,6 +49,63 @@ class PortsFactory(Protocol):
     def __call__(self, settings: OrderingSettings) -> AbstractAsyncContextManager[Ports]: ...
 
 
+def event_handlers(app: FastAPI) -> Handlers:
+    """The pub/sub handlers: each applies one event to its order through the state machine."""
+
+    def ports() -> Ports:
+        return app.state.ports  # type: ignore[no-any-return]
+
+    async def advance(event_name: str, order_id: str, step: domain.Step) -> pubsub.Status:
+        try:
+            order, changed = await domain.advance(ports(), order_id, step)
+        except domain.OwedMessageInFlightError:
+            log.info("a duplicate delivery is being handled", extra={"order_id": order_id})
+            return pubsub.Status.RETRY
+        except domain.OrderNotFoundError:
+            log.error(
+                "event for an unknown order", extra={"event": event_name, "order_id": order_id}
+            )
+            return pubsub.Status.DROP
+        log.info(
+            "order advanced" if changed else "event already applied, ignored",
+            extra={"event": event_name, "order_id": order_id, "status": order.status.value},
+        )
+        return pubsub.Status.SUCCESS
+
+    async def on_stock_reserved(event: pubsub.CloudEvent[StockReservedIn]) -> pubsub.Status:
+        now = ports().clock.now()
+        return await advance(
+            "stock-reserved", event.data.order_id, lambda o: domain.on_stock_reserved(o, now)
+        )
+
+    async def on_stock_rejected(event: pubsub.CloudEvent[StockRejectedIn]) -> pubsub.Status:
+        now = ports().clock.now()
+        return await advance(
+            "stock-rejected", event.data.order_id, lambda o: domain.on_stock_rejected(o, now)
+        )
+
+    async def on_payment_succeeded(event: pubsub.CloudEvent[PaymentSucceededIn]) -> pubsub.Status:
+        now, payment_id = ports().clock.now(), event.data.payment_id
+        return await advance(
+            "payment-succeeded",
+            event.data.order_id,
+            lambda o: domain.on_payment_succeeded(o, payment_id, now),
+        )
+
+    async def on_payment_failed(event: pubsub.CloudEvent[PaymentFailedIn]) -> pubsub.Status:
+        now = ports().clock.now()
+        return await advance(
+            "payment-failed", event.data.order_id, lambda o: domain.on_payment_failed(o, now)
+        )
+
+    return Handlers(
+        stock_reserved=on_stock_reserved,
+        stock_rejected=on_stock_rejected,
+        payment_succeeded=on_payment_succeeded,
+        payment_failed=on_payment_failed,
+    )
+
+
 def create_app(settings: OrderingSettings, make_ports: PortsFactory = dapr_ports) -> FastAPI:
     timing = domain.Timing(
         wait=timedelta(seconds=settings.duplicate_wait_seconds),
@@ -65,56 +122,7 @@ def create_app(settings: OrderingSettings, make_ports: PortsFactory = dapr_ports
     app = FastAPI(title="Sidecart ordering", lifespan=lifespan)
     instrument(app, settings)
 
-    async def advance(event_name: str, order_id: str, step: domain.Step) -> pubsub.Status:
-        try:
-            order, changed = await domain.advance(app.state.ports, order_id, step)
-        except domain.OrderNotFoundError:
-            log.error(
-                "event for an unknown order", extra={"event": event_name, "order_id": order_id}
-            )
-            return pubsub.Status.DROP
-        log.info(
-            "order advanced" if changed else "event already applied, ignored",
-            extra={"event": event_name, "order_id": order_id, "status": order.status.value},
-        )
-        return pubsub.Status.SUCCESS
-
-    async def on_stock_reserved(event: pubsub.CloudEvent[StockReservedIn]) -> pubsub.Status:
-        now = app.state.ports.clock.now()
-        return await advance(
-            "stock-reserved", event.data.order_id, lambda o: domain.on_stock_reserved(o, now)
-        )
-
-    async def on_stock_rejected(event: pubsub.CloudEvent[StockRejectedIn]) -> pubsub.Status:
-        now = app.state.ports.clock.now()
-        return await advance(
-            "stock-rejected", event.data.order_id, lambda o: domain.on_stock_rejected(o, now)
-        )
-
-    async def on_payment_succeeded(event: pubsub.CloudEvent[PaymentSucceededIn]) -> pubsub.Status:
-        now, payment_id = app.state.ports.clock.now(), event.data.payment_id
-        return await advance(
-            "payment-succeeded",
-            event.data.order_id,
-            lambda o: domain.on_payment_succeeded(o, payment_id, now),
-        )
-
-    async def on_payment_failed(event: pubsub.CloudEvent[PaymentFailedIn]) -> pubsub.Status:
-        now = app.state.ports.clock.now()
-        return await advance(
-            "payment-failed", event.data.order_id, lambda o: domain.on_payment_failed(o, now)
-        )
-
-    register_subscriptions(
-        app,
-        settings,
-        Handlers(
-            stock_reserved=on_stock_reserved,
-            stock_rejected=on_stock_rejected,
-            payment_succeeded=on_payment_succeeded,
-            payment_failed=on_payment_failed,
-        ),
-    )
+    register_subscriptions(app, settings, event_handlers(app))
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:

@@ -15,10 +15,20 @@ placement transaction is exactly: the order upsert, then a projection of the sam
 the clean OrderPlaced JSON (`outbox.projection: "true"`, `contentType: application/json`,
 `cloudevent.traceparent`). The projection is not stored, only published.
 
-`check_outbox_transaction` refuses anything else before daprd sees it. In particular a
-`contentType: application/json` on a stored operation makes the Redis store use RedisJSON
-commands that a stock Redis lacks: the transaction then fails with a 500 *after* the outbox has
-published the message, announcing an order that was never saved.
+`check_outbox_transaction` refuses anything else before daprd sees it, because on Redis an
+outbox transaction must not fail at all:
+
+* A failure inside Redis's MULTI/EXEC (a `contentType: application/json` on a stored operation
+  makes the store run RedisJSON commands a stock Redis lacks; an ETag that no longer matches)
+  does not roll back the other operations, the outbox marker included: daprd answers 500 and
+  still publishes the message, announcing an order that was never saved.
+* A failure before EXEC (an ETag or a TTL daprd cannot parse) publishes nothing, but daprd
+  1.18.1 then retries the parked message forever without pausing (its outbox builds an
+  ExponentialBackOff without `Stop`, cenkalti/backoff#133): one CPU core and thousands of Redis
+  reads a second, until the internal message is removed from the stream by hand.
+
+So: one stored upsert, no content type, no ETag, no TTL, one projection last. Nothing that can
+race needs to be in the transaction: the request id was claimed (first write) before it.
 """
 
 from __future__ import annotations
@@ -64,6 +74,7 @@ from sidecart.service.dapr import connect_client
 GLOBAL_INDEX = "order-ids"
 PROJECTION = "outbox.projection"
 CONTENT_TYPE = "contentType"
+TTL = "ttlInSeconds"
 JSON = "application/json"
 
 
@@ -128,8 +139,9 @@ def check_outbox_transaction(operations: Sequence[TransactionalStateOperation]) 
     """Refuse a transaction that would publish anything but one clean event, or fail late.
 
     Rules: exactly one stored upsert (daprd publishes every upsert), no content type on a
-    stored operation (RedisJSON), and one projection, last (daprd removes projections from the
-    list while walking it), of that upsert's key.
+    stored operation (RedisJSON), no ETag or TTL anywhere (a failure is never clean, see the
+    module's docstring), and one projection, last (daprd removes projections from the list
+    while walking it), of that upsert's key, in JSON.
     """
     upsert = TransactionOperationType.upsert
     stored = [op for op in operations if not _is_projection(op)]
@@ -138,6 +150,12 @@ def check_outbox_transaction(operations: Sequence[TransactionalStateOperation]) 
             raise OutboxGuardError(
                 f"operation on {op.key!r} sets {CONTENT_TYPE}: only the projection may "
                 "(a stored JSON value makes the Redis store fail after the outbox published)"
+            )
+    for op in operations:
+        if op.etag is not None or TTL in op.metadata:
+            raise OutboxGuardError(
+                f"operation on {op.key!r} carries an ETag or a TTL: in an outbox transaction "
+                "either can fail it, which on Redis publishes anyway or stalls daprd"
             )
     upserts = [op for op in stored if op.operation_type is upsert]
     if len(upserts) != 1:

@@ -15,10 +15,13 @@ appends the message it owes to `order.outbox` and that is saved together with th
 in one ETag-checked write of one key. Then the messages are published and removed from the
 order. If the process dies between the save and the publish, the pub/sub message that caused
 the transition was never acknowledged, so it is delivered again; its handler finds the order
-already transitioned (nothing to do) *and* the message still owed, and publishes it. A message
-is published at least once and, outside that crash window, exactly once; consumers are
-idempotent per order anyway. Re-publishing on every redelivery instead would turn each
-duplicate delivery into a duplicate downstream event (a second confirmation email).
+already transitioned (nothing to do) *and* the message still owed, and publishes it. A duplicate
+delivery that runs while the first is still publishing does not send it too: it leaves a young
+message to its creator and asks for redelivery (RETRY); only a message older than the hand-off
+grace (its creator died) is sent by another delivery. So a message is published at least once
+and, outside a crash window, exactly once; consumers are idempotent per order anyway.
+Re-publishing on every redelivery instead would turn each duplicate delivery into a duplicate
+downstream event (a second confirmation email).
 
 Standard library only.
 """
@@ -27,7 +30,7 @@ from __future__ import annotations
 
 import enum
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -395,18 +398,44 @@ async def _price_and_save(ports: Ports, command: PlaceOrder, claim: Claim) -> Or
     return order
 
 
-async def deliver_owed(ports: Ports, order: Order) -> Order:
-    """Publish the messages the order owes (oldest first), then forget them."""
+HANDOFF_GRACE = timedelta(seconds=10)
+"""How old a message another delivery left owed must be before this one sends it: younger, its
+creator is probably sending it right now; older, the creator died (a crashed handler's message
+comes back only after the broker's processing timeout, which is longer)."""
+
+
+class OwedMessageInFlightError(OrderingError):
+    """Another delivery owes a message it is probably sending right now: try again later."""
+
+
+async def deliver_owed(
+    ports: Ports, order: Order, mine: Collection[str] = (), grace: timedelta = HANDOFF_GRACE
+) -> Order:
+    """Publish what the order owes (oldest first), then forget it.
+
+    `mine`: ids of the messages this delivery created, sent at once. A message left by another
+    delivery is sent only once it is older than `grace`; a younger one makes this delivery
+    raise OwedMessageInFlightError (answered RETRY), so a duplicate delivery does not send it
+    twice while its creator is sending it.
+    """
     if not order.outbox:
         return order
+    now = ports.clock.now()
     sent: list[str] = []
+    waiting = False
     for message in order.outbox:
         if message.kind is MessageKind.ORDER_PLACED:
             sent.append(message.id)  # the outbox transaction published it with the order
-            continue
-        await ports.events.publish(order, message)
-        sent.append(message.id)
-    return await ports.orders.update(order.id, lambda o: o.without_messages(sent))
+        elif message.id in mine or now - message.occurred_at >= grace:
+            await ports.events.publish(order, message)
+            sent.append(message.id)
+        else:
+            waiting = True
+    if sent:
+        order = await ports.orders.update(order.id, lambda o: o.without_messages(sent))
+    if waiting:
+        raise OwedMessageInFlightError(f"order {order.id!r} owes a message being sent elsewhere")
+    return order
 
 
 Step = Callable[[Order], "Order | None"]
@@ -415,18 +444,19 @@ Step = Callable[[Order], "Order | None"]
 async def advance(ports: Ports, order_id: str, step: Step) -> tuple[Order, bool]:
     """Apply one event to an order and publish what it owes; (order, whether it changed).
 
-    Messages still owed from an earlier delivery that died before publishing go out first.
+    Messages still owed from an earlier delivery that died before publishing go out too.
     """
-    changed = False
+    created: set[str] = set()
 
     def apply(order: Order) -> Order | None:
-        nonlocal changed
         result = step(order)
-        changed = result is not None
+        created.clear()  # `apply` runs again after a concurrent write: keep the last run's
+        if result is not None:
+            created.update({m.id for m in result.outbox} - {m.id for m in order.outbox})
         return result
 
     order = await ports.orders.update(order_id, apply)
-    return await deliver_owed(ports, order), changed
+    return await deliver_owed(ports, order, mine=created), bool(created)
 
 
 async def get_order(ports: Ports, order_id: str) -> Order:

@@ -9,7 +9,8 @@ so of two deliveries of the same PaymentRequested (a redelivery, or two consumer
 charges and the other finds the payment. A payment left `processing` by a handler that died is
 taken over after a lease; the charge carries the order id as its idempotency key, as a real
 processor requires, so that retry cannot charge twice either. The outcome event is owed by the
-payment record and sent after it is saved (re-sent by a redelivery if the publish was lost).
+payment record and sent after it is saved; a redelivery sends it if that publish was lost, but
+leaves a message younger than the hand-off grace to the delivery that created it (RETRY).
 
 Standard library only.
 """
@@ -25,7 +26,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Collection, Sequence
 
     from services.payment.ports import Ports
 
@@ -277,14 +278,40 @@ def _decide(
     )
 
 
-async def deliver_owed(ports: Ports, payment: Payment) -> Payment:
+HANDOFF_GRACE = timedelta(seconds=10)
+"""How old a message another delivery left owed must be before this one sends it (younger: its
+creator is probably sending it now; older: it died, and the broker redelivered after its
+processing timeout, which is longer)."""
+
+
+class OwedMessageInFlightError(ChargeInProgressError):
+    """Another delivery decided the payment and is probably announcing it right now."""
+
+
+async def deliver_owed(
+    ports: Ports, payment: Payment, mine: Collection[str] = (), grace: timedelta = HANDOFF_GRACE
+) -> Payment:
+    """Publish what the payment owes, then forget it; `mine` are this delivery's own messages.
+
+    A message another delivery left is sent only once older than `grace`; a younger one raises
+    OwedMessageInFlightError, so two deliveries at once announce the outcome once.
+    """
     if not payment.outbox:
         return payment
+    now = ports.clock.now()
     sent: list[str] = []
+    waiting = False
     for message in payment.outbox:
-        await ports.events.publish(payment, message)
-        sent.append(message.id)
-    return await ports.payments.update(payment.order_id, lambda p: p.without_messages(sent))
+        if message.id in mine or now - message.occurred_at >= grace:
+            await ports.events.publish(payment, message)
+            sent.append(message.id)
+        else:
+            waiting = True
+    if sent:
+        payment = await ports.payments.update(payment.order_id, lambda p: p.without_messages(sent))
+    if waiting:
+        raise OwedMessageInFlightError(f"the outcome of {payment.order_id!r} is being announced")
+    return payment
 
 
 async def charge_order(ports: Ports, request: ChargeRequest, lease: timedelta = LEASE) -> Payment:
@@ -326,7 +353,8 @@ async def charge_order(ports: Ports, request: ChargeRequest, lease: timedelta = 
         mine = current.status is PaymentStatus.PROCESSING and current.owner == me
         return decided if mine else None
 
-    return await deliver_owed(ports, await ports.payments.update(request.order_id, settle))
+    settled = await ports.payments.update(request.order_id, settle)
+    return await deliver_owed(ports, settled, mine={m.id for m in decided.outbox})
 
 
 async def get_payment(ports: Ports, order_id: str) -> Payment:

@@ -118,8 +118,20 @@ async def test_a_lost_announcement_is_sent_by_the_redelivery() -> None:
     events.fail_next_publish = True
     with pytest.raises(ConnectionError):
         await domain.reserve_stock(ports, "o1", [("MUG", 1)], "req-1", NOW)
-    await domain.reserve_stock(ports, "o1", [("MUG", 1)], "req-1", NOW)
+    later = NOW + domain.HANDOFF_GRACE  # the broker redelivers after its processing timeout
+    await domain.reserve_stock(ports, "o1", [("MUG", 1)], "req-1", later)
     assert events.kinds() == ["stock_reserved", "catalog_changed"]
+
+
+async def test_a_duplicate_while_the_outcome_is_being_announced_is_retried_later() -> None:
+    ports, repo, events = fake_ports(MUG)
+    events.fail_next_publish = True
+    with pytest.raises(ConnectionError):
+        await domain.reserve_stock(ports, "o1", [("MUG", 1)], "req-1", NOW)
+    with pytest.raises(domain.InFlightError):
+        await domain.reserve_stock(ports, "o1", [("MUG", 1)], "req-1", NOW)
+    assert events.published == []
+    assert repo.products["MUG"].stock == 4
 
 
 # --- releasing a cancelled order's stock ------------------------------------------------------

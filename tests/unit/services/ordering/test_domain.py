@@ -1,3 +1,4 @@
+from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
 
@@ -231,20 +232,34 @@ async def test_an_event_is_applied_then_what_it_owes_is_published_and_forgotten(
     assert (await w.orders.get(order.id)) == after
 
 
-async def test_a_redelivery_after_a_lost_publish_sends_the_owed_message_once() -> None:
-    w = world()
+async def _reserved_but_not_announced(w: World) -> Order:
+    """The stock-reserved handler saved the transition, then lost its publish."""
     order = await _placed(w)
-    step = lambda o: domain.on_stock_reserved(o, T0)  # noqa: E731
     w.events.fail_next = True
     with pytest.raises(ConnectionError):
-        await domain.advance(w.ports, order.id, step)
+        await domain.advance(w.ports, order.id, lambda o: domain.on_stock_reserved(o, T0))
     saved = await w.orders.get(order.id)
     assert saved is not None and saved.status is Status.STOCK_RESERVED  # saved, not published
-    owed = saved.outbox[-1]
+    return saved
 
-    _, changed = await domain.advance(w.ports, order.id, step)  # the redelivery
+
+async def test_a_redelivery_after_a_lost_publish_sends_the_owed_message_once() -> None:
+    w = world()
+    saved = await _reserved_but_not_announced(w)
+    w.clock.current += domain.HANDOFF_GRACE  # the broker redelivers after its timeout
+
+    _, changed = await domain.advance(w.ports, saved.id, lambda o: domain.on_stock_reserved(o, T0))
     assert not changed
-    assert w.events.published == [(order.id, owed)]  # the same message, with its id
+    assert w.events.published == [(saved.id, saved.outbox[-1])]  # the same message, same id
+    assert (await w.orders.get(saved.id)) == replace(saved, outbox=())
+
+
+async def test_a_duplicate_delivery_leaves_a_young_owed_message_to_its_creator() -> None:
+    w = world()
+    saved = await _reserved_but_not_announced(w)
+    with pytest.raises(domain.OwedMessageInFlightError):
+        await domain.advance(w.ports, saved.id, lambda o: domain.on_stock_reserved(o, T0))
+    assert w.events.published == []
 
 
 async def test_a_duplicate_delivery_after_a_complete_transition_publishes_nothing() -> None:

@@ -95,3 +95,17 @@ def test_a_transaction_without_a_projection_is_refused() -> None:
     stored, _ = operations()
     with pytest.raises(OutboxGuardError, match="one projection"):
         check_outbox_transaction([stored])
+
+
+@pytest.mark.parametrize(
+    ("etag", "metadata"), [("1", {}), ("not-a-version", {}), (None, {"ttlInSeconds": "60"})]
+)
+def test_an_etag_or_a_ttl_is_refused_since_neither_can_fail_cleanly(
+    etag: str | None, metadata: dict[str, str]
+) -> None:
+    stored, projection = operations()
+    guarded = TransactionalStateOperation(
+        key=stored.key, data=stored.data, etag=etag, metadata=metadata
+    )
+    with pytest.raises(OutboxGuardError, match="ETag or a TTL"):
+        check_outbox_transaction([guarded, projection])

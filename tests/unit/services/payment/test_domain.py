@@ -173,9 +173,22 @@ async def test_a_lost_announcement_is_sent_by_the_redelivery_without_a_second_ch
     w.events.fail_next = True
     with pytest.raises(ConnectionError):
         await domain.charge_order(w.ports, request)
+    w.clock.advance(domain.HANDOFF_GRACE.total_seconds())  # the broker redelivers later
     await domain.charge_order(w.ports, request)
     assert w.network.calls == ["order-1"]
     assert w.events.kinds() == ["payment_succeeded"]
+
+
+async def test_a_duplicate_finding_the_outcome_not_yet_announced_leaves_it_to_its_creator() -> None:
+    w = World()
+    request = charge_request(await _token(w))
+    w.events.fail_next = True  # the first delivery is "still announcing"
+    with pytest.raises(ConnectionError):
+        await domain.charge_order(w.ports, request)
+    with pytest.raises(ChargeInProgressError):
+        await domain.charge_order(w.ports, request)
+    assert w.events.published == []
+    assert w.network.calls == ["order-1"]
 
 
 async def test_the_simulated_network_answers_the_same_charge_for_the_same_key() -> None:
