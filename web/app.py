@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import Protocol
+from urllib.parse import quote
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -104,7 +105,7 @@ def _add_error_pages(app: FastAPI) -> None:
     @app.exception_handler(admin.AdminLoginRequiredError)
     async def login_first(request: Request, exc: admin.AdminLoginRequiredError) -> Response:
         if request.method == "GET" and "text/html" in request.headers.get("accept", ""):
-            return see_other(f"/admin/login?next={exc.next_path}")
+            return see_other(f"/admin/login?next={quote(exc.next_path, safe='/')}")
         return error_page(request, 401, "Log in as the admin first.")
 
     @app.exception_handler(UpstreamError)

@@ -17,7 +17,7 @@ import re
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from itsdangerous import BadSignature, Signer, TimestampSigner
 
@@ -82,9 +82,17 @@ class Keys:
             return False
 
 
+def _split(url: str) -> SplitResult | None:
+    """`url`'s parts, or None for a URL too broken to parse (`http://[`)."""
+    try:
+        return urlsplit(url)
+    except ValueError:
+        return None
+
+
 def _origin_of(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}".lower()
+    parts = _split(url)
+    return f"{parts.scheme}://{parts.netloc}".lower() if parts else "unparseable:"
 
 
 def cross_site_reason(
@@ -110,20 +118,20 @@ def cross_site_reason(
 
 def local_path(target: str | None, default: str = "/", prefix: str = "/") -> str:
     """`target` when it is a path on this site under `prefix` (no open redirects), else default."""
-    if not target:
+    parts = _split(target) if target else None
+    if parts is None:
         return default
-    parts = urlsplit(target)
     path = parts.path or "/"
     if parts.scheme or parts.netloc or not path.startswith(prefix) or path.startswith("//"):
         return default
-    if "\\" in target or any(ord(c) < 32 for c in target):
+    if "\\" in path or any(ord(c) < 32 for c in path + parts.query):
         return default
     return path + (f"?{parts.query}" if parts.query else "")
 
 
 def referer_path(referer: str | None, own_origin: str, default: str = "/") -> str:
     """The path of a Referer on this site (to send the shopper back), else `default`."""
-    if not referer or _origin_of(referer) != own_origin.lower():
+    parts = _split(referer) if referer else None
+    if parts is None or _origin_of(referer or "") != own_origin.lower():
         return default
-    parts = urlsplit(referer)
     return local_path(parts.path + (f"?{parts.query}" if parts.query else ""), default)

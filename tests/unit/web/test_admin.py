@@ -40,6 +40,23 @@ def test_without_a_session_a_browser_is_sent_to_the_login_page(
     assert response.headers["location"] == f"/admin/login?next={path}"
 
 
+def test_the_login_returns_the_admin_to_the_page_and_query_they_asked_for(
+    client: TestClient,
+) -> None:
+    asked = client.get(
+        "/admin/notifications", params={"order_id": "o-1"}, headers={"accept": "text/html"}
+    )
+    login_page = asked.headers["location"]
+    assert login_page == "/admin/login?next=/admin/notifications%3Forder_id%3Do-1"
+    form = client.get(login_page).text
+    assert 'name="next" value="/admin/notifications?order_id=o-1"' in form
+    response = client.post(
+        "/admin/login",
+        data={"password": ADMIN_PASSWORD, "next": "/admin/notifications?order_id=o-1"},
+    )
+    assert response.headers["location"] == "/admin/notifications?order_id=o-1"
+
+
 @pytest.mark.parametrize("path", ADMIN_PAGES)
 def test_without_a_session_anything_else_gets_a_401(client: TestClient, path: str) -> None:
     assert client.get(path, headers={"accept": "application/json"}).status_code == 401

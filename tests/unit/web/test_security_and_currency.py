@@ -77,6 +77,7 @@ def test_a_cross_site_get_is_harmless_and_allowed(client: TestClient) -> None:
         ({"origin": "https://SHOP.test:8443"}, False),
         ({"origin": "http://shop.test:8443"}, True),
         ({"origin": "https://shop.test"}, True),
+        ({"origin": "http://["}, True),
     ],
 )
 def test_cross_site_rules(headers: dict[str, str], refused: bool) -> None:
@@ -170,6 +171,7 @@ def test_the_pages_have_no_inline_script(client: TestClient) -> None:
         ("//evil.example/admin", "/admin"),
         ("/\\evil.example", "/admin"),
         ("/shop", "/admin"),
+        ("http://[", "/admin"),
         (None, "/admin"),
     ],
 )
@@ -181,6 +183,19 @@ def test_the_referer_is_followed_only_on_this_site() -> None:
     assert referer_path("http://testserver/product/X?a=1", "http://testserver") == "/product/X?a=1"
     assert referer_path("https://evil.example/product/X", "http://testserver") == "/"
     assert referer_path(None, "http://testserver") == "/"
+    assert referer_path("http://[", "http://testserver") == "/"
+
+
+def test_broken_origin_and_referer_headers_are_a_4xx_or_ignored_never_a_500(
+    client: TestClient,
+) -> None:
+    assert client.post("/cart", data=ADD, headers={"origin": "http://["}).status_code == 403
+    response = client.post(
+        "/setCurrency", data={"currency_code": "EUR"}, headers={"referer": "http://["}
+    )
+    assert response.status_code == 303
+    assert response.headers["location"] == "/"
+    assert client.get("/admin/login", params={"next": "http://["}).status_code == 200
 
 
 # --- currency -------------------------------------------------------------------------------
