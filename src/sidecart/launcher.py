@@ -379,9 +379,10 @@ class Stack:
             self.observability.close()
 
     def failed_process(self) -> ManagedProcess | None:
-        return next(
-            (p for p in self.processes if p.popen is not None and p.exit_code() is not None), None
-        )
+        exited = [p for p in self.processes if p.popen is not None and p.exit_code() is not None]
+        if self.observability is not None:  # a log store or Prometheus down stops nothing
+            exited = self.observability.essential(exited)
+        return exited[0] if exited else None
 
     def urls(self) -> dict[str, str]:
         out = {"shop": f"http://127.0.0.1:{self.ports['web'].app}/"} if "web" in self.ports else {}

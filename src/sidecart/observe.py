@@ -30,6 +30,8 @@ log = logging.getLogger("sidecart.observe")
 PROMETHEUS_PORT = 9090
 LOG_STORE = logstore.VICTORIA_LOGS.name
 DAPR_SPAN_SCOPE = '"scope":"dapr.runtime.trace"'
+# Observability servers: when one of them exits, the shop goes on (lines are buffered).
+OPTIONAL = frozenset({LOG_STORE, prometheus.PROMETHEUS.name})
 SIDECAR_SUFFIX = "-dapr"
 
 
@@ -59,6 +61,7 @@ def is_span_line(line: str) -> bool:
 class Observability:
     infra_ports: Mapping[str, int]
     shipper: LogShipper | None = field(default=None, init=False)
+    _reported: set[str] = field(default_factory=set, init=False)
 
     @property
     def log_store_url(self) -> str:
@@ -85,6 +88,19 @@ class Observability:
             proc.on_line = self.shipper.sink(service, source)
             if source == SIDECAR:
                 proc.hide_from_echo = is_span_line
+
+    def essential(self, exited: list[ManagedProcess]) -> list[ManagedProcess]:
+        """The exited processes the shop needs; an observability server's exit is said once."""
+        for proc in exited:
+            if proc.name in OPTIONAL and proc.name not in self._reported:
+                self._reported.add(proc.name)
+                log.warning(
+                    "%s exited with code %s; the shop keeps running without it (log: %s)",
+                    proc.name,
+                    proc.exit_code(),
+                    proc.log_path,
+                )
+        return [p for p in exited if p.name not in OPTIONAL]
 
     def app_env(self) -> dict[str, str]:
         env = {LOGS_UI_ENV: self.log_store_url + logstore.UI_PATH.rstrip("/")}

@@ -233,3 +233,40 @@ def test_every_url_sidecart_prints_answers(observed_stack: RunningStack) -> None
             assert response.status_code == 200, (name, url, response.status_code)
         else:
             assert response.status_code < 500, (name, url, response.status_code)
+
+
+def test_the_stack_rides_out_a_log_store_outage_and_ships_the_backlog(
+    observed_stack: RunningStack,
+) -> None:
+    """Last in this module: the store goes down under traffic, nothing fails, then it catches up."""
+    store = next(p for p in observed_stack.stack.processes if p.name == "victoria-logs")
+    observability = observed_stack.stack.observability
+    assert observability is not None and observability.shipper is not None
+    shipper = observability.shipper
+    store.stop()
+    trace = secrets.token_hex(16)
+    headers = {"traceparent": f"00-{trace}-{secrets.token_hex(8)}-01"}
+    caller = "web" if "web" in APPS else sorted(APPS)[0]
+    url = f"{observed_stack.dapr_url(caller)}/v1.0/invoke/catalog/method/products"
+    for _ in range(5):
+        assert httpx.get(url, headers=headers, timeout=10).status_code == 200
+    eventually(lambda: _assert(shipper.stats.failed_posts > 0), timeout=20)
+    assert observed_stack.stack.failed_process() is None  # the log store is not the shop
+
+    store.start()
+    port = observed_stack.infra_port("victoria-logs")
+    eventually(lambda: _assert(logstore.VICTORIA_LOGS.ready(port)()), timeout=30)
+
+    def backlog_arrived() -> None:
+        records = logstore.trace_lines(observed_stack.log_store_url, trace)
+        assert {(r["service"], r["source"]) for r in records} >= {
+            ("catalog", "app"),
+            ("catalog", "sidecar"),
+        }
+
+    eventually(backlog_arrived)
+    assert shipper.stats.dropped == 0
+
+
+def _assert(condition: bool) -> None:
+    assert condition
