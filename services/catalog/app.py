@@ -21,6 +21,7 @@ from services.catalog.dapr_adapters import Handlers, dapr_ports, register_subscr
 from services.catalog.ports import Ports
 from services.catalog.schemas import (
     OrderCancelledIn,
+    OrderConfirmedIn,
     OrderPlacedIn,
     ProductModel,
     ProductPageModel,
@@ -101,10 +102,20 @@ def create_app(settings: CatalogSettings, make_ports: PortsFactory = dapr_ports)
             log.info("stock released", extra={"order_id": order.order_id})
         return pubsub.Status.SUCCESS
 
+    async def on_order_confirmed(event: pubsub.CloudEvent[OrderConfirmedIn]) -> pubsub.Status:
+        order_id = event.data.order_id
+        if await domain.commit_stock(app.state.ports, order_id, datetime.now(UTC)) is None:
+            log.warning("confirmed order had no reservation", extra={"order_id": order_id})
+        return pubsub.Status.SUCCESS
+
     register_subscriptions(
         app,
         settings,
-        Handlers(order_placed=on_order_placed, order_cancelled=on_order_cancelled),
+        Handlers(
+            order_placed=on_order_placed,
+            order_cancelled=on_order_cancelled,
+            order_confirmed=on_order_confirmed,
+        ),
     )
 
     @app.get("/healthz")

@@ -31,6 +31,7 @@ from services.catalog.events import CatalogChanged, StockRejected, StockReserved
 from services.catalog.ports import Ports
 from services.catalog.schemas import (
     OrderCancelledIn,
+    OrderConfirmedIn,
     OrderPlacedIn,
     ProductRecord,
     ReservationModel,
@@ -197,6 +198,7 @@ async def dapr_ports(settings: CatalogSettings) -> AsyncIterator[Ports]:
 class Handlers:
     order_placed: pubsub.Handler[OrderPlacedIn]
     order_cancelled: pubsub.Handler[OrderCancelledIn]
+    order_confirmed: pubsub.Handler[OrderConfirmedIn]
 
 
 def register_subscriptions(app: FastAPI, settings: CatalogSettings, handlers: Handlers) -> None:
@@ -207,6 +209,10 @@ def register_subscriptions(app: FastAPI, settings: CatalogSettings, handlers: Ha
         (
             settings.order_cancelled_topic,
             pubsub.endpoint(OrderCancelledIn, handlers.order_cancelled),
+        ),
+        (
+            settings.order_confirmed_topic,
+            pubsub.endpoint(OrderConfirmedIn, handlers.order_confirmed),
         ),
     ):
         dapr_app.subscribe(

@@ -5,7 +5,9 @@ the quantity it holds for each order (`holds`), and taking or giving back a hold
 ETag-checked write of that product. So a redelivered OrderPlaced or OrderCancelled, a crash
 halfway through an order's products, or two deliveries at once never count a product twice.
 A reservation record per order remembers the outcome and the messages still owed (published
-after the record is saved, re-sent by a redelivery that finds them unsent). Standard library only.
+after the record is saved, re-sent by a redelivery that finds them unsent). A confirmed order's
+holds are dropped (the stock stays sold), so a product records holds only of orders in flight.
+Standard library only.
 """
 
 from __future__ import annotations
@@ -136,6 +138,13 @@ def hold(product: Product, order_id: str, quantity: int) -> Product | None:
     )
 
 
+def commit(product: Product, order_id: str) -> Product | None:
+    """Forget the order's hold, keeping the stock taken (sold); None when there is none."""
+    if order_id not in product.holds:
+        return None
+    return replace(product, holds={k: v for k, v in product.holds.items() if k != order_id})
+
+
 def unhold(product: Product, order_id: str) -> Product | None:
     """Give back what `order_id` holds; None when it holds nothing (never held, or given back)."""
     if order_id not in product.holds:
@@ -149,6 +158,8 @@ class ReservationStatus(enum.StrEnum):
     RESERVED = "reserved"
     REJECTED = "rejected"
     RELEASED = "released"
+    COMMITTED = "committed"
+    """The order was confirmed: its stock is sold, and the products forgot its holds."""
 
 
 class MessageKind(enum.StrEnum):
@@ -329,7 +340,10 @@ class ReservationInFlightError(InFlightError):
 async def release_stock(ports: Ports, order_id: str, at: datetime) -> Reservation | None:
     """Give back everything a cancelled order holds, once; None when it reserved nothing."""
     reservation = await ports.reservations.get(order_id)
-    if reservation is None or reservation.status is ReservationStatus.REJECTED:
+    if reservation is None or reservation.status in {
+        ReservationStatus.REJECTED,
+        ReservationStatus.COMMITTED,
+    }:
         return reservation
     if reservation.status is ReservationStatus.RESERVING:
         raise ReservationInFlightError(f"reservation of order {order_id!r} is not decided yet")
@@ -347,3 +361,28 @@ async def release_stock(ports: Ports, order_id: str, at: datetime) -> Reservatio
 
     final = await ports.reservations.update(order_id, released)
     return await deliver_owed(ports, final, at, mine=created)
+
+
+async def commit_stock(ports: Ports, order_id: str, at: datetime) -> Reservation | None:
+    """A confirmed order's stock is sold: drop its holds so product records stay small.
+
+    Idempotent (a hold already dropped is nothing to do); None when the order reserved nothing.
+    """
+    reservation = await ports.reservations.get(order_id)
+    if reservation is None or reservation.status not in {
+        ReservationStatus.RESERVED,
+        ReservationStatus.COMMITTED,
+    }:
+        return reservation
+    for product_id in reservation.product_ids:
+        try:
+            await ports.products.modify(product_id, lambda p: commit(p, order_id))
+        except ProductNotFoundError:
+            continue
+
+    def committed(current: Reservation) -> Reservation | None:
+        if current.status is not ReservationStatus.RESERVED:
+            return None
+        return replace(current, status=ReservationStatus.COMMITTED, updated_at=at)
+
+    return await ports.reservations.update(order_id, committed)

@@ -167,3 +167,9 @@ class OrderCancelledIn(BaseModel):
     correlation_id: str = ""
     order_id: str
     stock_reserved: bool
+
+
+class OrderConfirmedIn(BaseModel):
+    id: str
+    correlation_id: str = ""
+    order_id: str

@@ -16,6 +16,7 @@ class CatalogSettings(ServiceSettings):
     )
     order_placed_topic: str = Field("order-placed", min_length=1)
     order_cancelled_topic: str = Field("order-cancelled", min_length=1)
+    order_confirmed_topic: str = Field("order-confirmed", min_length=1)
     stock_reserved_topic: str = Field("stock-reserved", min_length=1)
     stock_rejected_topic: str = Field("stock-rejected", min_length=1)
     seed_file: Path = Field(

@@ -8,6 +8,7 @@ Redis profile is pinned: the tests read the streams and keys under the hood to c
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from collections.abc import Iterator
 from typing import Any, cast
@@ -17,7 +18,7 @@ import pytest
 
 from sidecart.testing import RunningStack, running_stack
 from tests.conftest import RUN_FILE
-from tests.integration.pipeline import consumed, events, eventually, one
+from tests.integration.pipeline import consumed, events, eventually, one, store
 
 GOOD_CARD = "4242 4242 4242 4242"
 DECLINED_CARD = "4000 0000 0000 0002"
@@ -127,6 +128,12 @@ def test_an_order_paid_with_a_good_card_is_confirmed_and_the_stock_goes_down(
     )
     confirmed = events(checkout_stack, "order-confirmed", order_id=placed["id"])
     assert [e["data"]["total"] for e in confirmed] == [{"amount": "59.97", "currency": "USD"}]
+
+    def holds_forgotten() -> None:  # sold: the product no longer records a hold for the order
+        record = json.loads(str(store(checkout_stack).hget("catalog||product:OLJCESPC7Z", "data")))
+        assert (record["stock"], record["holds"]) == (7, {})
+
+    eventually(holds_forgotten)
 
 
 def test_order_placed_leaves_through_the_outbox_as_clean_json_with_the_checkouts_trace(

@@ -176,3 +176,33 @@ async def test_an_admin_edit_keeps_the_stock_held_for_orders() -> None:
     assert dict(edited.holds) == {"o1": 2}
     await domain.release_stock(ports, "o1", NOW)
     assert repo.products["MUG"].stock == 12
+
+
+# --- committing a confirmed order's stock -----------------------------------------------------
+
+
+async def test_confirming_keeps_the_stock_sold_and_forgets_the_holds_once() -> None:
+    ports, repo, _ = fake_ports(MUG, JAR)
+    await domain.reserve_stock(ports, "o1", [("MUG", 2), ("JAR", 1)], "req-1", NOW)
+    first = await domain.commit_stock(ports, "o1", NOW)
+    again = await domain.commit_stock(ports, "o1", NOW)
+    assert first is not None and first.status is ReservationStatus.COMMITTED
+    assert again == first
+    assert [(p.stock, dict(p.holds)) for p in repo.products.values()] == [(3, {}), (1, {})]
+
+
+async def test_a_confirmed_orders_stock_is_never_released() -> None:
+    ports, repo, _ = fake_ports(MUG)
+    await domain.reserve_stock(ports, "o1", [("MUG", 2)], "req-1", NOW)
+    await domain.commit_stock(ports, "o1", NOW)
+    await domain.release_stock(ports, "o1", NOW)
+    assert repo.products["MUG"].stock == 3
+
+
+async def test_confirming_an_order_that_reserved_nothing_changes_nothing() -> None:
+    ports, repo, _ = fake_ports(JAR)
+    await domain.reserve_stock(ports, "o1", [("JAR", 9)], "req-1", NOW)
+    rejected = await domain.commit_stock(ports, "o1", NOW)
+    assert rejected is not None and rejected.status is ReservationStatus.REJECTED
+    assert await domain.commit_stock(ports, "o2", NOW) is None
+    assert repo.products["JAR"].stock == 2
