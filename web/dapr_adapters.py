@@ -68,6 +68,8 @@ log = logging.getLogger("web.upstream")
 PLATFORM_ROUTE = "_platform/metadata"
 DEAD_LETTERS_KEY = "dead-letters"
 DEAD_LETTERS_KEPT = 500
+PLACE_ATTEMPTS = 3
+PLACE_RETRY_SECONDS = 0.5
 
 
 @dataclass
@@ -239,8 +241,16 @@ class DaprOrderingGateway:
         self._app = sidecar.settings.ordering_app_id
 
     async def place_order(self, command: PlaceOrder) -> str:
-        response = await self._car.call(self._app, "POST", "orders", body=PlaceOrderOut.of(command))
-        if response.status_code in {400, 409, 422}:
+        """201 (new) or 200 (the request id's order); 409 while a twin submit is placing it."""
+        body = PlaceOrderOut.of(command)
+        for attempt in range(1, PLACE_ATTEMPTS + 1):
+            response = await self._car.call(self._app, "POST", "orders", body=body)
+            if response.status_code != 409 or attempt == PLACE_ATTEMPTS:
+                break
+            await asyncio.sleep(PLACE_RETRY_SECONDS)  # the twin's order lands in a moment
+        if response.status_code == 409:
+            raise RejectedError("order", "this order is still being placed: see your orders")
+        if response.status_code in {400, 422}:
             raise RejectedError("order", error_detail(response.content) or "refused")
         placed: PlacedIn = _read(PlacedIn, _expect(response, self._app, 200, 201), self._app)
         return placed.id

@@ -161,6 +161,7 @@ class Order:
     lines: tuple[OrderLine, ...] = ()
     total: Price | None = None
     created_at: datetime | None = None
+    request_id: str = ""
 
     @property
     def is_final(self) -> bool:

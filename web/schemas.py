@@ -234,6 +234,7 @@ class OrderIn(BaseModel):
     created_at: datetime | None = Field(
         None, validation_alias=AliasChoices("created_at", "placed_at")
     )
+    request_id: str = ""
 
     def to_domain(self) -> Order:
         return Order(
@@ -253,6 +254,7 @@ class OrderIn(BaseModel):
             ),
             total=self.total.to_domain() if self.total else None,
             created_at=self.created_at,
+            request_id=self.request_id,
         )
 
 

@@ -12,6 +12,7 @@ import re
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -232,6 +233,27 @@ def test_submitting_the_checkout_form_twice_makes_one_order(web_stack: RunningSt
         assert first == second
         history = client.get("/orders").text
         assert history.count('href="/order/') == 1
+
+
+def test_two_concurrent_submits_of_one_checkout_land_on_one_order(
+    web_stack: RunningStack,
+) -> None:
+    with shopper(web_stack) as client:
+        add(client, "9SIQT8TOJO", 1)
+        request_id = re.search(r'name="request_id" value="(\w+)"', client.get("/cart").text)
+        assert request_id is not None
+        form = checkout_form(request_id=request_id.group(1))
+        cookies = dict(client.cookies)
+
+    def submit(_: int) -> str:
+        with httpx.Client(base_url=web_stack.app_url("web"), cookies=cookies, timeout=60.0) as twin:
+            response = twin.post("/cart/checkout", data=form)
+            assert response.status_code == 303, response.text
+            return str(response.headers["location"])
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        first, second = pool.map(submit, range(2))
+    assert first == second
 
 
 def test_another_shopper_cannot_see_an_order(web_stack: RunningStack) -> None:

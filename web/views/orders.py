@@ -85,6 +85,11 @@ async def checkout(
     except forms.InvalidFormError as exc:
         return await form_again(422, exc.errors)
     lines = await cart_lines(web, p, shopper)
+    if not lines and fields.get("request_id"):
+        # The same form again, after its order emptied the cart: that order is the answer.
+        placed = [o for o in await p.ordering.orders_of(shopper) if o.request_id == form.request_id]
+        if placed:
+            return see_other(f"/order/{quote(placed[0].id, safe='')}")
     if not lines:
         return await form_again(409, {"cart": "your cart is empty: add something first"})
     charged_in = {line.product.price.currency for line in lines}

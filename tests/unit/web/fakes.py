@@ -167,6 +167,7 @@ class FakeOrdering:
             lines=lines,
             total=total,
             created_at=datetime(2026, 11, 29, 12, len(self.orders), tzinfo=UTC),
+            request_id=command.request_id,
         )
         self.orders[order.id] = order
         self.by_request[command.request_id] = order.id

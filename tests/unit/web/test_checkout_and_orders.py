@@ -90,6 +90,19 @@ def test_submitting_the_same_form_twice_makes_one_order(client: TestClient, fake
     assert len(fakes.ordering.orders) == 1
 
 
+def test_the_same_form_again_after_its_order_emptied_the_cart_goes_to_that_order(
+    client: TestClient, fakes: Fakes
+) -> None:
+    fill_cart(client)
+    form = checkout_form(request_id=request_id_of(client.get("/cart").text))
+    first = client.post("/cart/checkout", data=form)
+    fakes.cart.carts.clear()  # the cart service empties the cart on order-placed
+    second = client.post("/cart/checkout", data=form)
+    assert second.status_code == 303
+    assert second.headers["location"] == first.headers["location"]
+    assert len(fakes.ordering.orders) == 1
+
+
 def test_a_checkout_without_request_id_like_the_load_generator_still_works(
     client: TestClient, fakes: Fakes
 ) -> None:

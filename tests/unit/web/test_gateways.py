@@ -156,6 +156,14 @@ async def test_the_history_is_a_bare_list() -> None:
     assert [o.id for o in orders] == ["ord-1", "ord-2"]
 
 
+async def test_a_twin_submit_still_being_placed_is_asked_again_until_its_order_is_there() -> None:
+    answers = [httpx.Response(409, json={"detail": "still being placed; retry"})] * 2 + [
+        httpx.Response(200, json=ORDER)
+    ]
+    car = sidecar(lambda r: answers.pop(0))
+    assert await DaprOrderingGateway(car).place_order(command()) == "ord-1"
+
+
 async def test_an_order_ordering_refuses_is_a_rejection_of_the_order() -> None:
     car = sidecar(lambda r: httpx.Response(422, json={"detail": "no product 'X'"}))
     with pytest.raises(RejectedError) as refused:
