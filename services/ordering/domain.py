@@ -388,12 +388,15 @@ async def _price_and_save(ports: Ports, command: PlaceOrder, claim: Claim) -> Or
         products = [await ports.catalog.get_product(line.product_id) for line in command.lines]
         found = [p for p in products if p is not None]
         order = new_order(claim.order_id, command, found, ports.clock.now())
-    except OrderingError:
-        await ports.requests.release(claim)  # the same request may be retried once fixed
+        # Indexed first: a listing skips ids whose order is not saved yet, so an order that is
+        # saved can never be missing from the listings, whatever crashes in between.
+        await ports.orders.index(order)
+    except Exception:
+        # Nothing was published: free the request id, so the same checkout can be retried now.
+        await ports.requests.release(claim)
         raise
-    # Indexed first: a listing skips ids whose order is not saved yet, so an order that is
-    # saved can never be missing from the listings, whatever crashes in between.
-    await ports.orders.index(order)
+    # Not released if this fails: a failed transaction may still have published the order, and
+    # a retry must then find this order id, not place another (it takes the claim over later).
     await ports.orders.place(order)
     return order
 

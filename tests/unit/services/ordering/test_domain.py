@@ -16,7 +16,16 @@ from services.ordering.domain import (
     Status,
     UnknownProductError,
 )
-from tests.unit.services.ordering.fakes import JAR, MUG, T0, World, command, usd, world
+from tests.unit.services.ordering.fakes import (
+    JAR,
+    MUG,
+    T0,
+    FakeOrders,
+    World,
+    command,
+    usd,
+    world,
+)
 
 # --- placing --------------------------------------------------------------------------------
 
@@ -99,6 +108,36 @@ async def test_an_unknown_product_is_refused_and_frees_the_request_id_for_a_retr
     assert w.orders.placed == []
     assert w.claims.released == ["req-1"]
     assert (await domain.place_order(w.ports, command())).created
+
+
+async def test_a_catalog_failure_frees_the_request_id_for_an_immediate_retry() -> None:
+    w = world()
+
+    class DownCatalog:
+        async def get_product(self, product_id: str) -> None:
+            raise ConnectionError("catalog unreachable")
+
+    broken = replace(w.ports, catalog=DownCatalog())
+    with pytest.raises(ConnectionError):
+        await domain.place_order(broken, command())
+    assert w.claims.released == ["req-1"]
+    assert (await domain.place_order(w.ports, command())).created
+
+
+async def test_a_failed_outbox_transaction_keeps_the_claim_so_a_retry_finds_that_order() -> None:
+    w = world()
+
+    class FailingOrders(FakeOrders):
+        async def place(self, order: Order) -> None:
+            await super().place(order)  # on Redis a failed transaction may still publish
+            raise ConnectionError("transaction failed")
+
+    w.orders = FailingOrders()
+    with pytest.raises(ConnectionError):
+        await domain.place_order(w.ports, command())
+    assert w.claims.released == []
+    again = await domain.place_order(w.ports, command())
+    assert (again.created, len(w.orders.placed)) == (False, 1)
 
 
 async def test_a_line_priced_in_another_currency_is_refused() -> None:
