@@ -37,7 +37,7 @@ bootstrap: $(VENV_STAMP)
 	@$(BIN)/sidecart bootstrap
 
 run: bootstrap
-	@$(BIN)/sidecart run
+	@$(BIN)/sidecart run $(if $(strip $(PROFILE)),--profile "$(PROFILE)")
 
 lint: $(VENV_STAMP)
 	$(BIN)/ruff check .

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import signal
 import sys
 import time
@@ -43,7 +42,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             data_dir=state_dir() / "data",
             echo=sys.stdout,
             observability=True,
-            profile=profiles.from_env(args.profile).label if _profile_asked(args) else None,
+            # Only the flag: $SIDECART_PROFILE is for the test harness and the bootstrap.
+            profile=profiles.parse(args.profile).label if args.profile else None,
             external_infra=args.external_infra,
         )
     )
@@ -81,16 +81,12 @@ def cmd_run(args: argparse.Namespace) -> int:
             out.write("sidecart: stopped\n")
 
 
-def _profile_asked(args: argparse.Namespace) -> bool:
-    return bool(args.profile or os.environ.get(profiles.ENV_VAR))
-
-
-def _add_profile_option(parser: argparse.ArgumentParser) -> None:
+def _add_profile_option(parser: argparse.ArgumentParser, default: str) -> None:
     parser.add_argument(
         "--profile",
         default=None,
-        help="infrastructure profile, e.g. kafka,postgres or names=sqlite (default: "
-        f"${profiles.ENV_VAR}, else the run file's Redis); see docs/profiles.md",
+        help=f"infrastructure profile, e.g. kafka,postgres or names=sqlite (default: {default}); "
+        "see docs/profiles.md",
     )
 
 
@@ -100,10 +96,10 @@ def build_parser() -> argparse.ArgumentParser:
     boot_parser = sub.add_parser(
         "bootstrap", help="install daprd, Redis, Zipkin (only what is missing)"
     )
-    _add_profile_option(boot_parser)
+    _add_profile_option(boot_parser, f"${profiles.ENV_VAR}, else the run file's")
     run = sub.add_parser("run", help="run a Dapr multi-app run file with real sidecars")
     run.add_argument("-f", "--file", default=str(PROJECT_ROOT / "dapr" / "dapr.yaml"))
-    _add_profile_option(run)
+    _add_profile_option(run, "the run file's components")
     run.add_argument(
         "--external-infra",
         action="store_true",
