@@ -13,6 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
+from tests.conftest import ROOT
 from tests.unit.web.conftest import ADMIN_PASSWORD, TODAY, make_client, make_settings
 from tests.unit.web.fakes import Fakes
 from web.domain import DeadLetter, Notification, RejectedError
@@ -193,6 +194,7 @@ def test_the_hash_password_command_prints_a_hash_of_the_piped_password() -> None
         input="a long enough password\n",
         capture_output=True,
         text=True,
+        cwd=ROOT,
         check=True,
     )
     encoded = result.stdout.strip()
@@ -207,6 +209,7 @@ def test_the_hash_password_command_refuses_a_short_password() -> None:
         input="short\n",
         capture_output=True,
         text=True,
+        cwd=ROOT,
         check=False,
     )
     assert result.returncode == 2
