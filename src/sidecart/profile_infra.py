@@ -36,7 +36,7 @@ from urllib.parse import urlsplit, urlunsplit
 from sidecart import infra
 from sidecart.components import Component
 from sidecart.errors import SidecartError
-from sidecart.procs import free_port, http_ok, tcp_open
+from sidecart.procs import free_port, http_ok, port_owner, tcp_open
 from sidecart.profile_install import kafka_libs, postgres_bin_dir, rabbitmq_bin_dir
 
 LOOPBACK = {"localhost", "127.0.0.1"}
@@ -68,11 +68,22 @@ logger.config.level = warn
 """
 
 
+def _sticky_port(record: Path) -> int:
+    """The port used last time (kept in `record`) while it is free, else a new free one."""
+    with contextlib.suppress(OSError, ValueError):
+        port = int(record.read_text(encoding="utf-8"))
+        if port_owner(port) is None:
+            return port
+    port = free_port()
+    record.write_text(str(port), encoding="utf-8")
+    return port
+
+
 def _kafka_argv(port: int, data: Path) -> list[str]:
     java = shutil.which("java")
     if java is None or not any(kafka_libs().glob("kafka_*.jar")):
         raise SidecartError("Kafka is not installed: run `make bootstrap PROFILE=kafka`")
-    controller = free_port()
+    controller = _sticky_port(data / "controller.port")
     logs = data / "kraft-logs"
     props = data / "server.properties"
     props.write_text(
