@@ -22,7 +22,7 @@ from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from sidecart.service import pubsub
+from sidecart.service import metrics, pubsub
 from sidecart.service.observability import instrument, shutdown_tracing
 from web.currency import load_rates
 from web.dapr_adapters import dapr_ports, register_subscriptions
@@ -174,6 +174,7 @@ def create_app(settings: WebSettings, make_ports: PortsFactory = dapr_ports) -> 
         )
         ports: Ports = app.state.ports
         if await ports.dead_letters.add(letter):
+            metrics.message_dead_lettered(letter.topic)
             log.warning(
                 "dead letter kept for the admin",
                 extra={"message_id": letter.id, "topic": letter.topic, "type": letter.type},

@@ -28,7 +28,7 @@ from services.cart.schemas import (
     SetQuantityModel,
 )
 from services.cart.settings import CartSettings
-from sidecart.service import pubsub
+from sidecart.service import metrics, pubsub
 from sidecart.service.observability import instrument, shutdown_tracing
 
 log = logging.getLogger("cart")
@@ -121,6 +121,7 @@ def create_app(settings: CartSettings, make_ports: PortsFactory = dapr_ports) ->
             )
         except domain.CartError as exc:
             raise _refused(exc) from None
+        metrics.cart_line_changed("added")
         return CartModel.of(cart)
 
     @app.put("/carts/{shopper_id}/items/{product_id}")
@@ -133,13 +134,16 @@ def create_app(settings: CartSettings, make_ports: PortsFactory = dapr_ports) ->
             )
         except domain.CartError as exc:
             raise _refused(exc, product_in="path") from None
+        metrics.cart_line_changed("updated" if body.quantity else "removed")
         return CartModel.of(cart)
 
     @app.delete("/carts/{shopper_id}/items/{product_id}")
     async def remove_item(
         shopper_id: ShopperPath, product_id: ProductPath, p: PortsDep
     ) -> CartModel:
-        return CartModel.of(await domain.remove_item(p.carts, shopper_id, product_id))
+        cart = await domain.remove_item(p.carts, shopper_id, product_id)
+        metrics.cart_line_changed("removed")
+        return CartModel.of(cart)
 
     @app.delete("/carts/{shopper_id}", status_code=204)
     async def clear_cart(shopper_id: ShopperPath, p: PortsDep) -> Response:

@@ -32,7 +32,7 @@ from services.ordering.schemas import (
     StockReservedIn,
 )
 from services.ordering.settings import OrderingSettings
-from sidecart.service import pubsub
+from sidecart.service import metrics, pubsub
 from sidecart.service.observability import instrument, shutdown_tracing
 
 log = logging.getLogger("ordering")
@@ -66,6 +66,10 @@ def event_handlers(app: FastAPI) -> Handlers:
                 "event for an unknown order", extra={"event": event_name, "order_id": order_id}
             )
             return pubsub.Status.DROP
+        if changed and order.status is domain.Status.CONFIRMED:
+            metrics.order_confirmed()
+        elif changed and order.status is domain.Status.CANCELLED and order.cancel_reason:
+            metrics.order_cancelled(order.cancel_reason.value)
         log.info(
             "order advanced" if changed else "event already applied, ignored",
             extra={"event": event_name, "order_id": order_id, "status": order.status.value},
@@ -140,6 +144,7 @@ def create_app(settings: OrderingSettings, make_ports: PortsFactory = dapr_ports
             raise HTTPException(status_code=502, detail=str(exc)) from exc
         order = placement.order
         if placement.created:
+            metrics.order_placed()
             log.info(
                 "order placed",
                 extra={

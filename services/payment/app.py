@@ -22,7 +22,7 @@ from services.payment.dapr_adapters import Handlers, dapr_ports, register_subscr
 from services.payment.ports import Ports
 from services.payment.schemas import PaymentRequestedIn, PaymentView, TokenRequest, TokenResponse
 from services.payment.settings import PaymentSettings
-from sidecart.service import pubsub
+from sidecart.service import metrics, pubsub
 from sidecart.service.observability import instrument, shutdown_tracing
 
 log = logging.getLogger("payment")
@@ -65,10 +65,16 @@ def create_app(settings: PaymentSettings, make_ports: PortsFactory = dapr_ports)
         ]
         return JSONResponse(status_code=422, content={"detail": detail})
 
+    def count_decline(payment: domain.Payment) -> None:
+        if payment.status is domain.PaymentStatus.FAILED and payment.reason is not None:
+            metrics.payment_declined(payment.reason.value)
+
     async def on_payment_requested(event: pubsub.CloudEvent[PaymentRequestedIn]) -> pubsub.Status:
         request = event.data.to_domain()
         try:
-            payment = await domain.charge_order(app.state.ports, request, lease)
+            payment = await domain.charge_order(
+                app.state.ports, request, lease, on_decided=count_decline
+            )
         except domain.ChargeInProgressError:
             log.info(
                 "order is being charged by another delivery", extra={"order_id": request.order_id}

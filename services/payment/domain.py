@@ -26,9 +26,11 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from collections.abc import Collection, Sequence
+    from collections.abc import Callable, Collection, Sequence
 
     from services.payment.ports import Ports
+
+MAX_EXPIRY_YEARS_AHEAD = 80
 
 
 # --- cards -----------------------------------------------------------------------------------
@@ -114,7 +116,9 @@ def check_card(number: str, exp_month: int, exp_year: int, cvv: str, today: date
     if not 1 <= exp_month <= 12:
         raise CardError("exp_month", "the expiry month is 1 to 12")
     year = exp_year + 2000 if 0 <= exp_year < 100 else exp_year
-    if year < today.year or year > today.year + 20:
+    # Far looser than real networks (about 20 years) because Online Boutique's load generator,
+    # which must work against the shop unchanged, draws expiry years up to 70 years ahead.
+    if year < today.year or year > today.year + MAX_EXPIRY_YEARS_AHEAD:
         raise CardError("exp_year", "the card has expired" if year < today.year else "too far")
     if year == today.year and exp_month < today.month:
         raise CardError("exp_month", "the card has expired")
@@ -314,8 +318,16 @@ async def deliver_owed(
     return payment
 
 
-async def charge_order(ports: Ports, request: ChargeRequest, lease: timedelta = LEASE) -> Payment:
-    """Charge the order's card once, whatever the deliveries; the payment as it ended up."""
+async def charge_order(
+    ports: Ports,
+    request: ChargeRequest,
+    lease: timedelta = LEASE,
+    on_decided: Callable[[Payment], None] | None = None,
+) -> Payment:
+    """Charge the order's card once, whatever the deliveries; the payment as it ended up.
+
+    `on_decided` runs once, in the one delivery that decided the payment (for counting).
+    """
     now, me = ports.clock.now(), str(uuid.uuid4())
     fresh = Payment(
         order_id=request.order_id,
@@ -354,6 +366,8 @@ async def charge_order(ports: Ports, request: ChargeRequest, lease: timedelta = 
         return decided if mine else None
 
     settled = await ports.payments.update(request.order_id, settle)
+    if on_decided is not None and settled == decided:
+        on_decided(settled)
     return await deliver_owed(ports, settled, mine={m.id for m in decided.outbox})
 
 

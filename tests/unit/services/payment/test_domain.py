@@ -213,3 +213,12 @@ def test_amounts_cannot_be_negative() -> None:
     amount = charge_request("t").amount
     with pytest.raises(ValueError, match="negative"):
         replace(amount, amount=-amount.amount)
+
+
+def test_an_expiry_year_as_far_as_the_online_boutique_load_generator_draws_is_accepted() -> None:
+    assert domain.check_card(GOOD, 1, TODAY.year + 70, "123", TODAY).exp_year == TODAY.year + 70
+
+
+def test_an_expiry_year_beyond_any_plausible_card_is_refused() -> None:
+    with pytest.raises(domain.CardError, match="too far"):
+        domain.check_card(GOOD, 1, TODAY.year + 81, "123", TODAY)
