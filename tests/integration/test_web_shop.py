@@ -29,6 +29,9 @@ APPS = ("web", "catalog", "cart", "ordering", "payment", "notification")
 GOOD_CARD = "4242 4242 4242 4242"
 DECLINED_CARD = "4000 0000 0000 0002"
 
+# The shop's end-to-end suite: `make test-matrix` runs it on every infrastructure profile.
+pytestmark = pytest.mark.e2e
+
 
 @pytest.fixture(scope="module")
 def web_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
@@ -39,7 +42,7 @@ def web_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack
         "WEB_ORDER_POLL_SECONDS": "0.3",
         "WEB_ORDER_STREAM_SECONDS": "60",
     }
-    with running_stack(RUN_FILE, tmp, apps=set(APPS), env=env, profile="redis") as stack:
+    with running_stack(RUN_FILE, tmp, apps=set(APPS), env=env) as stack:
         yield stack
 
 
@@ -373,3 +376,90 @@ def test_a_load_generator_session_works_without_any_browser_header(
         assert response.status_code == 303, response.text
         assert client.get(response.headers["location"]).status_code == 200
         assert client.get("/logout").status_code == 303
+
+
+# --- the whole journey, as issue 4 states it ----------------------------------------------------
+
+
+def catalog_product(stack: RunningStack, product_id: str) -> dict[str, Any]:
+    """The catalog's own record, read through a sidecar as any service would."""
+    url = f"{stack.dapr_url('web')}/v1.0/invoke/catalog/method/products/{product_id}"
+    response = httpx.get(url, timeout=10.0)
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+def set_stock(stack: RunningStack, product_id: str, stock: int) -> None:
+    product = catalog_product(stack, product_id)
+    product["stock"] = stock
+    url = f"{stack.dapr_url('web')}/v1.0/invoke/catalog/method/products/{product_id}"
+    assert httpx.put(url, json=product, timeout=10.0).status_code == 200
+
+
+def sent_emails(stack: RunningStack, order_id: str) -> list[dict[str, Any]]:
+    url = f"{stack.dapr_url('web')}/v1.0/invoke/notification/method/notifications"
+    response = httpx.get(url, params={"order_id": order_id}, timeout=10.0)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    return list(body["items"] if isinstance(body, dict) else body)
+
+
+def test_browse_add_two_products_check_out_and_everything_follows(web_stack: RunningStack) -> None:
+    watch, jar = "1YMWWN1N4O", "9SIQT8TOJO"
+    before = {pid: catalog_product(web_stack, pid)["stock"] for pid in (watch, jar)}
+    with shopper(web_stack) as client:
+        assert "Watch" in client.get("/").text
+        assert "Bamboo Glass Jar" in client.get(f"/product/{jar}").text
+        add(client, watch, 1)
+        add(client, jar, 2)
+        cart = client.get("/cart").text
+        assert "Watch" in cart and "Bamboo Glass Jar" in cart
+
+        order_page = check_out(client)
+        assert final_status(client, order_page) == "Confirmed"
+        order_id = order_page.removeprefix("/order/")
+        assert order_id in client.get("/orders").text
+
+        def cart_emptied() -> None:
+            assert "Your cart is empty" in client.get("/cart").text
+
+        eventually(cart_emptied)
+
+    after = {pid: catalog_product(web_stack, pid)["stock"] for pid in (watch, jar)}
+    assert after == {watch: before[watch] - 1, jar: before[jar] - 2}
+
+    def email_sent() -> None:
+        (email,) = [e for e in sent_emails(web_stack, order_id) if e["kind"] == "order-confirmed"]
+        assert email["to"] == "ada@example.com"
+
+    eventually(email_sent)
+    mails = [p.read_text(errors="replace") for p in web_stack.data_dir.rglob("*.eml")]
+    assert any(order_id in mail and "ada@example.com" in mail for mail in mails)
+
+
+def test_an_order_beyond_the_stock_is_cancelled_with_the_reason_and_stock_unchanged(
+    web_stack: RunningStack,
+) -> None:
+    shakers = "LS4PSXUNUM"
+    set_stock(web_stack, shakers, 5)
+    with shopper(web_stack) as client:
+        add(client, shakers, 2)
+        set_stock(web_stack, shakers, 1)  # another shopper bought the rest meanwhile
+        order_page = check_out(client)
+        assert final_status(client, order_page) == "Cancelled"
+        assert "out of stock" in client.get(order_page).text
+    assert catalog_product(web_stack, shakers)["stock"] == 1
+
+
+def test_a_declined_card_cancels_the_order_and_releases_the_stock(web_stack: RunningStack) -> None:
+    loafers = "L9ECAV7KIM"
+    before = catalog_product(web_stack, loafers)["stock"]
+    with shopper(web_stack) as client:
+        add(client, loafers, 2)
+        order_page = check_out(client, card=DECLINED_CARD)
+        assert final_status(client, order_page) == "Cancelled"
+
+    def released() -> None:
+        assert catalog_product(web_stack, loafers)["stock"] == before
+
+    eventually(released)
