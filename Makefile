@@ -14,15 +14,16 @@ endif
 MATRIX ?=
 CI_PROFILES ?= kafka postgres
 
-.PHONY: help bootstrap run test unit integration lint format clean test-matrix test-ci-profiles
+.PHONY: help bootstrap run test unit integration lint format clean check test-matrix screenshots
 
 help:
 	@echo "make run        start Redis, Zipkin, Prometheus, VictoriaLogs and every service beside its daprd"
-	@echo "make test       lint, type-check, unit and integration tests (what CI runs)"
+	@echo "make test       lint, types, unit and integration tests, then the e2e suite on $(CI_PROFILES) (CI)"
+	@echo "make check      lint, types, unit and integration tests on one profile (default redis)"
 	@echo "make unit       unit tests only (no sidecar)"
 	@echo "make bootstrap  install what is missing (venv, daprd, Redis, Zipkin, Prometheus, VictoriaLogs)"
 	@echo "make test-matrix   the e2e suite on every runnable profile: profile x result x duration"
-	@echo "make test-ci-profiles   make test, then the e2e suite on $(CI_PROFILES)"
+	@echo "make screenshots   headless Chromium screenshots of the shop into docs/screenshots/"
 	@echo "PROFILE=kafka,postgres  with run/test/bootstrap: swap brokers and stores (docs/profiles.md)"
 
 $(VENV_STAMP): pyproject.toml
@@ -54,14 +55,22 @@ unit: $(VENV_STAMP)
 integration: bootstrap
 	$(BIN)/pytest -m integration $(PYTEST_ARGS)
 
-test: bootstrap lint
+# The test command (README, CI): lint and the whole suite on the default profile, then the
+# shop's end-to-end suite on kafka and postgres. With PROFILE=..., the whole suite on that profile.
+test: check
+ifeq ($(strip $(PROFILE)),)
+	$(BIN)/sidecart matrix --profiles "$(CI_PROFILES)" -- $(PYTEST_ARGS)
+endif
+
+check: bootstrap lint
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 test-matrix: bootstrap
 	$(BIN)/sidecart matrix $(if $(strip $(MATRIX)),--profiles "$(MATRIX)") -- $(PYTEST_ARGS)
 
-test-ci-profiles: test
-	$(BIN)/sidecart matrix --profiles "$(CI_PROFILES)" -- $(PYTEST_ARGS)
+
+screenshots: bootstrap
+	$(BIN)/python scripts/screenshots.py
 
 clean:
 	rm -rf .sidecart .pytest_cache .mypy_cache .ruff_cache
