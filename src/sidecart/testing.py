@@ -12,11 +12,14 @@ any stack a crashed test run left behind. `LogWindow` gives each test the log li
 from __future__ import annotations
 
 import atexit
+import json
 import os
-from collections.abc import Iterable, Iterator
+import time
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, TypeVar
 
 from sidecart.launcher import Stack, StackOptions
 from sidecart.profiles import ENV_VAR as PROFILE_ENV
@@ -42,6 +45,19 @@ class RunningStack:
 
     def dapr_url(self, app_id: str) -> str:
         return f"http://127.0.0.1:{self.stack.ports[app_id].http}"
+
+    def app_log_records(self, app_id: str) -> list[dict[str, Any]]:
+        """The JSON lines an app has logged so far (non-JSON lines, such as tracebacks, skipped)."""
+        text = (self.log_dir / f"{app_id}_app.log").read_text(encoding="utf-8", errors="replace")
+        records = []
+        for line in text.splitlines():
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(record, dict):
+                records.append(record)
+        return records
 
     def infra_port(self, name: str) -> int:
         return self.stack.infra_ports[name]
@@ -94,6 +110,24 @@ def running_stack(
     finally:
         stack.stop()
         _live.remove(stack)
+
+
+T = TypeVar("T")
+
+
+def eventually(check: Callable[[], T], timeout: float = 30.0, interval: float = 0.3) -> T:
+    """Retry `check` until it stops raising AssertionError; its last failure after `timeout`.
+
+    Pub/sub is asynchronous: a test states the outcome it expects and waits for it, bounded.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return check()
+        except AssertionError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(interval)
 
 
 @dataclass

@@ -8,11 +8,13 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any, cast
 
 import redis
 
 from sidecart.testing import RunningStack
+from sidecart.testing import eventually as wait_for
 
 
 def store(stack: RunningStack) -> redis.Redis:
@@ -51,15 +53,8 @@ def consumed(stack: RunningStack, topic: str, group: str) -> None:
     assert info[group]["pending"] == 0, "delivered, not acknowledged yet"
 
 
-def eventually(check: Callable[[], Any], timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            return check()
-        except AssertionError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.25)
+# This module's patience with asynchronous outcomes.
+eventually = partial(wait_for, timeout=30.0, interval=0.25)
 
 
 def one(found: list[dict[str, Any]]) -> list[dict[str, Any]]:

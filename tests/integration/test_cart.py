@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, cast
+from typing import cast
 
 import httpx
 import pytest
 import redis
 
-from sidecart.testing import RunningStack, running_stack
+from sidecart.testing import RunningStack, eventually, running_stack
 from tests.conftest import RUN_FILE
 
 SEED = Path(__file__).parent / "data" / "products-many.json"
@@ -44,29 +43,6 @@ def lines(stack: RunningStack, shopper: str) -> dict[str, int]:
     response = httpx.get(cart_url(stack, f"carts/{shopper}"))
     assert response.status_code == 200, response.text
     return {x["product_id"]: x["quantity"] for x in response.json()["lines"]}
-
-
-def eventually(check: Callable[[], None], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            check()
-            return
-        except AssertionError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.3)
-
-
-def app_log(stack: RunningStack) -> list[dict[str, Any]]:
-    text = (stack.log_dir / "cart_app.log").read_text(encoding="utf-8", errors="replace")
-    out = []
-    for line in text.splitlines():
-        try:
-            out.append(json.loads(line))
-        except ValueError:
-            continue
-    return out
 
 
 def publish_order_placed(stack: RunningStack, order_id: str, shopper: str) -> None:
@@ -147,7 +123,7 @@ def test_an_order_placed_empties_the_cart_and_its_redelivery_is_harmless(
     def second_delivery_handled() -> None:
         seen = [
             r
-            for r in app_log(cart_stack)
+            for r in cart_stack.app_log_records("cart")
             if r.get("order_id") == order_id and r.get("message", "").startswith("order already")
         ]
         assert seen, "the second delivery has not been handled yet"
@@ -221,4 +197,4 @@ def test_bad_input_never_leaves_a_traceback_or_a_500_in_the_app_log(
     # Runs after the bad-input tests of this module (pytest keeps the file's order).
     text = (cart_stack.log_dir / "cart_app.log").read_text(encoding="utf-8", errors="replace")
     assert "Traceback" not in text
-    assert not [r for r in app_log(cart_stack) if r.get("level") == "ERROR"]
+    assert not [r for r in cart_stack.app_log_records("cart") if r.get("level") == "ERROR"]

@@ -7,12 +7,13 @@ profile, so what it reads under the hood goes through `tests.integration.probes`
 from __future__ import annotations
 
 import json
-import time
+from functools import partial
 
 import httpx
 import pytest
 
 from sidecart.testing import RunningStack
+from sidecart.testing import eventually as wait_for
 from tests.integration import probes
 
 pytestmark = pytest.mark.e2e
@@ -23,17 +24,8 @@ def stored(shop: RunningStack, key: str) -> object:
     return probes.stored_json(shop, key)
 
 
-def eventually(check: object, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            assert callable(check)
-            check()
-            return
-        except AssertionError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.3)
+# This module's patience with asynchronous outcomes.
+eventually = partial(wait_for, timeout=20.0, interval=0.3)
 
 
 def test_the_home_page_lists_products_fetched_through_service_invocation(

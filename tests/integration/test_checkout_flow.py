@@ -92,7 +92,7 @@ def final_order(stack: RunningStack, order_id: str) -> dict[str, Any]:
         assert order["status"] in FINAL, order["status"]
         return cast("dict[str, Any]", order)
 
-    return cast("dict[str, Any]", eventually(settled))
+    return eventually(settled)
 
 
 # --- the checkout -------------------------------------------------------------------------

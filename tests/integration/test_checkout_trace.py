@@ -5,9 +5,9 @@ real daprd sidecars, Redis, Zipkin, Prometheus and VictoriaLogs: nothing mocked.
 
 from __future__ import annotations
 
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
+from functools import partial
 from typing import Any
 
 import httpx
@@ -15,6 +15,7 @@ import pytest
 
 from sidecart import logstore
 from sidecart.testing import RunningStack, running_stack
+from sidecart.testing import eventually as wait_for
 from tests.conftest import RUN_FILE
 
 APPS = {"web", "catalog", "cart", "ordering", "payment", "notification"}
@@ -38,15 +39,8 @@ def traced_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSt
         yield stack
 
 
-def eventually(check: Callable[[], Any], timeout: float = 60.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            return check()
-        except AssertionError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.5)
+# This module's patience with asynchronous outcomes.
+eventually = partial(wait_for, timeout=60.0, interval=0.5)
 
 
 def place_order(stack: RunningStack) -> str:

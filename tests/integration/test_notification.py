@@ -3,10 +3,8 @@ local storage binding: published events become .eml files on disk, once each."""
 
 from __future__ import annotations
 
-import json
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -16,7 +14,7 @@ import httpx
 import pytest
 import redis
 
-from sidecart.testing import RunningStack, running_stack
+from sidecart.testing import RunningStack, eventually, running_stack
 from tests.conftest import RUN_FILE
 
 
@@ -34,29 +32,6 @@ def outbox(stack: RunningStack) -> Path:
 
 def emails_for(stack: RunningStack, order_id: str) -> list[Path]:
     return sorted(outbox(stack).glob(f"*-{order_id}.eml"))
-
-
-def eventually(check: Callable[[], None], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            check()
-            return
-        except AssertionError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.3)
-
-
-def log_records(stack: RunningStack) -> list[dict[str, Any]]:
-    text = (stack.log_dir / "notification_app.log").read_text(encoding="utf-8", errors="replace")
-    out = []
-    for line in text.splitlines():
-        try:
-            out.append(json.loads(line))
-        except ValueError:
-            continue
-    return out
 
 
 def publish(stack: RunningStack, topic: str, event: dict[str, Any]) -> None:
@@ -112,7 +87,7 @@ def test_an_order_confirmed_published_twice_writes_exactly_one_email(
     def redelivery_ignored() -> None:
         assert [
             r
-            for r in log_records(notification_stack)
+            for r in notification_stack.app_log_records("notification")
             if r.get("order_id") == order_id and r.get("message", "").startswith("email already")
         ]
 

@@ -8,8 +8,8 @@ import os
 import secrets
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 
 import httpx
@@ -17,6 +17,7 @@ import pytest
 
 from sidecart import logstore, runfile
 from sidecart.testing import RunningStack, running_stack
+from sidecart.testing import eventually as wait_for
 from tests.conftest import RUN_FILE
 from tests.dashboards import DASHBOARDS, load, queries, variables
 
@@ -75,16 +76,8 @@ def trace_id(observed_stack: RunningStack) -> str:
     return trace
 
 
-def eventually(check: Callable[[], None], timeout: float = 40.0) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            check()
-            return
-        except AssertionError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(1.0)
+# This module's patience with asynchronous outcomes.
+eventually = partial(wait_for, timeout=40.0, interval=1.0)
 
 
 def promql(stack: RunningStack, expr: str) -> list[dict[str, object]]:

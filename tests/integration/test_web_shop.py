@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import json
 import re
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ import httpx
 import pytest
 
 from sidecart.testing import RunningStack, running_stack
+from sidecart.testing import eventually as wait_for
 from tests.conftest import RUN_FILE
 from web.passwords import hash_password
 
@@ -46,15 +47,8 @@ def web_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack
         yield stack
 
 
-def eventually(check: Callable[[], Any], timeout: float = 45.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            return check()
-        except AssertionError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.4)
+# This module's patience with asynchronous outcomes.
+eventually = partial(wait_for, timeout=45.0, interval=0.4)
 
 
 def shopper(stack: RunningStack) -> httpx.Client:
