@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Generator
+import asyncio
+from collections.abc import Generator, Iterator
 from pathlib import Path
 
 import pytest
@@ -33,3 +34,19 @@ _reports_key = pytest.StashKey[dict[str, pytest.TestReport]]()
 def failed(item: pytest.Item) -> bool:
     reports = item.stash.get(_reports_key, {})
     return any(r.failed for r in reports.values())
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _main_thread_event_loop() -> Iterator[None]:
+    """A current event loop for the main thread that is closed at the end.
+
+    pytest-asyncio 1.3 asks the default policy for the current loop before each async test; the
+    first time, that silently makes a loop nobody closes, and whichever later `asyncio.run()`
+    replaces it leaves it to the garbage collector, which reports it as a ResourceWarning in some
+    unrelated test. Owning that loop here makes the run deterministic.
+    """
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    yield
+    asyncio.set_event_loop(None)
+    loop.close()
