@@ -162,6 +162,7 @@ class Order:
     total: Price | None = None
     created_at: datetime | None = None
     request_id: str = ""
+    trace_id: str = ""
 
     @property
     def is_final(self) -> bool:

@@ -235,6 +235,7 @@ class OrderIn(BaseModel):
         None, validation_alias=AliasChoices("created_at", "placed_at")
     )
     request_id: str = ""
+    trace_id: str | None = None
 
     def to_domain(self) -> Order:
         return Order(
@@ -255,6 +256,7 @@ class OrderIn(BaseModel):
             total=self.total.to_domain() if self.total else None,
             created_at=self.created_at,
             request_id=self.request_id,
+            trace_id=self.trace_id or "",
         )
 
 

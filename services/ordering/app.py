@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import replace
 from datetime import timedelta
 from typing import Annotated, Protocol
 
@@ -34,6 +35,7 @@ from services.ordering.schemas import (
 from services.ordering.settings import OrderingSettings
 from sidecart.service import metrics, pubsub
 from sidecart.service.observability import instrument, shutdown_tracing
+from sidecart.service.spans import current_trace_id
 
 log = logging.getLogger("ordering")
 
@@ -135,7 +137,9 @@ def create_app(settings: OrderingSettings, make_ports: PortsFactory = dapr_ports
     @app.post("/orders", status_code=201)
     async def place_order(body: PlaceOrderRequest, response: Response, p: PortsDep) -> OrderModel:
         try:
-            placement = await domain.place_order(p, body.to_domain(), timing)
+            # The checkout's trace id stays with the order, so the admin pages link to it.
+            command = replace(body.to_domain(), trace_id=current_trace_id())
+            placement = await domain.place_order(p, command, timing)
         except (domain.InvalidOrderError, domain.UnknownProductError) as exc:
             raise HTTPException(status_code=422, detail=str(exc)) from exc
         except domain.OrderInProgressError as exc:

@@ -136,6 +136,7 @@ class PlaceOrder:
     currency: str
     card_token: str
     lines: tuple[LineRequest, ...]
+    trace_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -196,6 +197,7 @@ class Order:
     history: tuple[Transition, ...] = ()
     outbox: tuple[Message, ...] = ()
     updated_at: datetime | None = None
+    trace_id: str | None = None
 
     def without_messages(self, sent: Sequence[str]) -> Order | None:
         """The order with the `sent` messages forgotten; None when it owes none of them."""
@@ -271,6 +273,7 @@ def new_order(
         history=(Transition(Status.PLACED, at),),
         outbox=(Message.new(MessageKind.ORDER_PLACED, at),),
         updated_at=at,
+        trace_id=command.trace_id,
     )
 
 

@@ -146,6 +146,7 @@ class OrderModel(BaseModel):
     placed_at: datetime
     updated_at: datetime | None = None
     history: list[TransitionModel] = []
+    trace_id: str | None = None
 
     @classmethod
     def of(cls, order: Order) -> OrderModel:
@@ -191,6 +192,7 @@ class StoredOrder(OrderModel):
             history=tuple(Transition(t.status, t.at) for t in self.history),
             outbox=tuple(Message(m.kind, m.id, m.occurred_at) for m in self.outbox),
             updated_at=self.updated_at,
+            trace_id=self.trace_id,
         )
 
 
@@ -210,6 +212,7 @@ def _public_fields(order: Order) -> dict[str, object]:
         "placed_at": order.placed_at,
         "updated_at": order.updated_at,
         "history": [TransitionModel(status=t.status, at=t.at) for t in order.history],
+        "trace_id": order.trace_id,
     }
 
 

@@ -280,7 +280,9 @@ def test_the_admin_sees_orders_and_the_emails_sent_for_them(web_stack: RunningSt
         assert final_status(client, order_page) == "Confirmed"
     order_id = order_page.removeprefix("/order/")
     with admin(web_stack) as client:
-        assert order_id in client.get("/admin/orders").text
+        orders_page = client.get("/admin/orders").text
+        assert order_id in orders_page
+        assert "/zipkin/traces/" in orders_page  # the checkout's trace, kept with the order
 
         def email_listed() -> None:
             page = client.get("/admin/notifications", params={"order_id": order_id}).text

@@ -15,6 +15,7 @@ from anyio import to_thread
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
+from sidecart.service.links import ObservabilityLinks
 from web import forms
 from web.domain import Price, Product, RejectedError
 from web.pages import PortsDep, WebContext, WebDep, form_fields, is_admin, log, render, see_other
@@ -22,6 +23,8 @@ from web.passwords import verify_password
 from web.ports import Ports
 from web.security import ADMIN_COOKIE, local_path
 from web.views.orders import newest_first
+
+LINKS = ObservabilityLinks.from_env()
 
 LETTER_ID = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
 MAX_CATALOG_PAGES = 50
@@ -202,7 +205,17 @@ async def save_product(request: Request, product_id: str, web: WebDep, p: PortsD
 async def orders(request: Request, p: PortsDep) -> HTMLResponse:
     every = await p.ordering.all_orders()
     every.sort(key=newest_first)
-    return render(request, "admin/orders.html", {"orders": every})
+    # Each order's checkout trace in Zipkin and its log lines in the log UI; an order without a
+    # stored trace id is found in the logs by its id instead.
+    rows = [
+        (
+            order,
+            LINKS.trace(order.trace_id),
+            LINKS.logs(order.trace_id) or LINKS.order_logs(order.id),
+        )
+        for order in every
+    ]
+    return render(request, "admin/orders.html", {"rows": rows})
 
 
 @router.get("/notifications", response_class=HTMLResponse)

@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from tests.conftest import ROOT
 from tests.unit.web.conftest import ADMIN_PASSWORD, TODAY, make_client, make_settings
 from tests.unit.web.fakes import Fakes
-from web.domain import DeadLetter, Notification, RejectedError
+from web.domain import DeadLetter, Notification, Order, RejectedError
 from web.passwords import hash_password, parse_hash, verify_password
 
 ADMIN_PAGES = [
@@ -439,3 +439,17 @@ def test_the_apps_on_the_platform_page_come_from_the_settings(fakes: Fakes) -> N
         client.post("/admin/login", data={"password": ADMIN_PASSWORD})
         client.get("/admin/platform")
     assert fakes.platform.asked == ["web", "catalog"]
+
+
+def test_the_orders_page_links_each_order_to_its_trace_and_its_log_lines(
+    admin: TestClient, fakes: Fakes
+) -> None:
+    trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
+    fakes.ordering.orders["o-traced"] = Order(id="o-traced", status="Confirmed", trace_id=trace_id)
+    fakes.ordering.orders["o-untraced"] = Order(id="o-untraced", status="Placed")
+    page = admin.get("/admin/orders").text
+    assert f"/zipkin/traces/{trace_id}" in page
+    assert f"trace_id%3A%3D{trace_id}" in page
+    # Without a stored trace id the log UI is searched by the order's id.
+    assert "order_id%3A%3D%22o-untraced%22" in page
+    assert page.count("/zipkin/traces/") == 1

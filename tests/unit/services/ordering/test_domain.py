@@ -339,3 +339,9 @@ async def test_a_shoppers_history_and_the_admin_list_are_newest_first() -> None:
     bobs = (await domain.place_order(w.ports, command("r3", shopper_id="bob"))).order
     assert await domain.order_history(w.ports, "alice") == [second, first]
     assert await domain.all_orders(w.ports) == [bobs, second, first]
+
+
+def test_a_new_order_keeps_the_trace_id_of_its_checkout() -> None:
+    traced = replace(command(), trace_id="4bf92f3577b34da6a3ce929d0e0e4736")
+    assert domain.new_order("o", traced, [MUG, JAR], T0).trace_id == traced.trace_id
+    assert domain.new_order("o", command(), [MUG, JAR], T0).trace_id is None
