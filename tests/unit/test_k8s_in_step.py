@@ -79,3 +79,19 @@ def test_the_cluster_dapr_resources_fit_the_dapr_1_18_schemas() -> None:
         for path in sorted((K8S / "dapr").glob("*.yaml"))
     }
     assert {path: found for path, found in problems.items() if found} == {}
+
+
+def test_cluster_service_invocation_is_denied_unless_the_caller_is_listed() -> None:
+    _, apps = load(ROOT / "dapr" / "dapr.yaml")
+    (config,) = [d for d in documents(K8S / "dapr") if d["kind"] == "Configuration"]
+    acl = config["spec"]["accessControl"]
+    assert acl["defaultAction"] == "deny"
+    callers = {p["appId"]: p for p in acl["policies"]}
+    assert set(callers) <= {a.app_id for a in apps}
+    # Only web may write to the catalog; cart and ordering read products.
+    assert callers["web"]["defaultAction"] == "allow"
+    for reader in ("cart", "ordering"):
+        assert callers[reader]["defaultAction"] == "deny"
+        assert [(o["name"], o["httpVerb"]) for o in callers[reader]["operations"]] == [
+            ("/products/*", ["GET"])
+        ]
