@@ -76,12 +76,17 @@ def create_app(settings: CartSettings, make_ports: PortsFactory = dapr_ports) ->
         ports: Ports = app.state.ports
         fields = {"order_id": order.order_id, "shopper_id": order.shopper_id}
         try:
-            emptied = await domain.empty_after_order(ports.carts, order.shopper_id, order.order_id)
+            taken = await domain.take_out_ordered(
+                ports.carts, order.shopper_id, order.order_id, order.ordered()
+            )
         except (domain.CartBusyError, domain.DependencyUnavailableError) as exc:
-            log.warning("cart not emptied yet, redeliver", extra={**fields, "why": str(exc)})
+            log.warning(
+                "ordered items not taken out of the cart yet, redeliver",
+                extra={**fields, "why": str(exc)},
+            )
             return pubsub.Status.RETRY
         log.info(
-            "cart emptied for a placed order" if emptied else "order already handled, cart kept",
+            "ordered items taken out of the cart" if taken else "order already handled, cart kept",
             extra=fields,
         )
         return pubsub.Status.SUCCESS

@@ -112,6 +112,6 @@ def register_subscriptions(
     dapr_app.subscribe(
         pubsub=settings.pubsub,
         topic=settings.order_placed_topic,
-        route="/events/order-placed",
+        route=f"/events/{settings.order_placed_topic}",
         dead_letter_topic=settings.dead_letter_topic,
     )(pubsub.endpoint(OrderPlacedIn, on_order_placed))

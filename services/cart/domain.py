@@ -6,7 +6,7 @@ change again on a fresher copy when a concurrent writer got there first (optimis
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 
 from services.cart.ports import CartRepository, ProductCatalog
@@ -115,12 +115,21 @@ class Cart:
     def cleared(self) -> Cart:
         return replace(self, lines=())
 
-    def emptied_for_order(self, order_id: str) -> Cart:
-        """The cart after its shopper placed `order_id`: empty, unless that order was seen."""
+    def without_order(self, order_id: str, ordered: Iterable[CartLine]) -> Cart:
+        """The cart after its shopper placed `order_id`: the ordered units taken off each line
+        (a line reaching 0 disappears; what was added since stays), unless that order was seen."""
         if order_id in self.handled_orders:
             return self
+        taken: dict[str, int] = {}
+        for line in ordered:
+            taken[line.product_id] = taken.get(line.product_id, 0) + line.quantity
+        left = tuple(
+            CartLine(x.product_id, x.quantity - taken.get(x.product_id, 0)) for x in self.lines
+        )
         remembered = (*self.handled_orders, order_id)[-REMEMBERED_ORDERS:]
-        return replace(self, lines=(), handled_orders=remembered)
+        return replace(
+            self, lines=tuple(x for x in left if x.quantity > 0), handled_orders=remembered
+        )
 
     def _with_quantity(self, product_id: str, quantity: int) -> Cart:
         if quantity == self.quantity_of(product_id):
@@ -187,14 +196,18 @@ async def clear_cart(carts: CartRepository, shopper_id: str) -> Cart:
     return await carts.update(shopper_id, Cart.cleared)
 
 
-async def empty_after_order(carts: CartRepository, shopper_id: str, order_id: str) -> bool:
-    """Empty the shopper's cart once per placed order; False when the order was already seen."""
+async def take_out_ordered(
+    carts: CartRepository, shopper_id: str, order_id: str, ordered: Iterable[CartLine]
+) -> bool:
+    """Take a placed order's lines out of the shopper's cart, once per order; False when the
+    order was already seen (the cart is then left as it is)."""
     seen = False
+    lines = tuple(ordered)
 
     def change(cart: Cart) -> Cart:
         nonlocal seen  # the last attempt (on the latest cart) decides
         seen = order_id in cart.handled_orders
-        return cart.emptied_for_order(order_id)
+        return cart.without_order(order_id, lines)
 
     await carts.update(shopper_id, change)
     return not seen

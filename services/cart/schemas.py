@@ -83,6 +83,15 @@ class CartRecord(BaseModel):
         )
 
 
+class OrderedLineIn(BaseModel):
+    """One line of a placed order: the units the cart gives up for it."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    product_id: Annotated[str, StringConstraints(min_length=1, max_length=100)]
+    quantity: Annotated[int, Field(ge=1)]
+
+
 class OrderPlacedIn(BaseModel):
     """Reader model of ordering's OrderPlaced: only what the cart needs, the rest ignored."""
 
@@ -90,4 +99,8 @@ class OrderPlacedIn(BaseModel):
 
     order_id: Annotated[str, StringConstraints(min_length=1, max_length=100)]
     shopper_id: ShopperId
+    lines: Annotated[list[OrderedLineIn], Field(min_length=1)]
     correlation_id: str = ""
+
+    def ordered(self) -> tuple[CartLine, ...]:
+        return tuple(CartLine(x.product_id, x.quantity) for x in self.lines)

@@ -45,7 +45,9 @@ def lines(stack: RunningStack, shopper: str) -> dict[str, int]:
     return {x["product_id"]: x["quantity"] for x in response.json()["lines"]}
 
 
-def publish_order_placed(stack: RunningStack, order_id: str, shopper: str) -> None:
+def publish_order_placed(
+    stack: RunningStack, order_id: str, shopper: str, ordered: dict[str, int]
+) -> None:
     money = {"amount": "3.00", "currency": "USD"}
     event = {
         "id": str(uuid.uuid4()),
@@ -54,7 +56,10 @@ def publish_order_placed(stack: RunningStack, order_id: str, shopper: str) -> No
         "order_id": order_id,
         "shopper_id": shopper,
         "email": "ada@example.com",
-        "lines": [{"product_id": PRODUCTS[0], "name": "Anvil", "quantity": 2, "unit_price": money}],
+        "lines": [
+            {"product_id": product_id, "name": "Anvil", "quantity": quantity, "unit_price": money}
+            for product_id, quantity in ordered.items()
+        ],
         "total": money,
     }
     response = httpx.post(f"{stack.dapr_url('cart')}/v1.0/publish/pubsub/order-placed", json=event)
@@ -99,26 +104,31 @@ def test_the_cart_follows_order_placed_with_the_dead_letter_topic(
     assert subscription["deadLetterTopic"] == "dead-letters"
 
 
-def test_an_order_placed_empties_the_cart_and_its_redelivery_is_harmless(
+def test_an_order_placed_takes_its_lines_out_of_the_cart_and_its_redelivery_is_harmless(
     cart_stack: RunningStack,
 ) -> None:
     shopper, order_id = new_shopper(), f"ord-{uuid.uuid4().hex[:12]}"
-    for product_id in PRODUCTS[:2]:
+
+    def add(product_id: str, quantity: int) -> None:
         httpx.post(
             cart_url(cart_stack, f"carts/{shopper}/items"),
-            json={"product_id": product_id, "quantity": 2},
+            json={"product_id": product_id, "quantity": quantity},
         ).raise_for_status()
-    assert len(lines(cart_stack, shopper)) == 2
 
-    publish_order_placed(cart_stack, order_id, shopper)
-    eventually(lambda: _assert_equal(lines(cart_stack, shopper), {}))
+    for product_id in PRODUCTS[:2]:
+        add(product_id, 2)
+    ordered = lines(cart_stack, shopper)
+    assert ordered == {PRODUCTS[0]: 2, PRODUCTS[1]: 2}
+    # After checkout, before the event arrives, the shopper adds more.
+    add(PRODUCTS[1], 1)
+    add(PRODUCTS[5], 1)
 
-    # The shopper fills a new cart; the same event delivered again must not empty it.
-    httpx.post(
-        cart_url(cart_stack, f"carts/{shopper}/items"),
-        json={"product_id": PRODUCTS[5], "quantity": 1},
-    ).raise_for_status()
-    publish_order_placed(cart_stack, order_id, shopper)
+    publish_order_placed(cart_stack, order_id, shopper, ordered)
+    eventually(lambda: _assert_equal(lines(cart_stack, shopper), {PRODUCTS[1]: 1, PRODUCTS[5]: 1}))
+
+    # The shopper fills the cart again; the same event delivered again must change nothing.
+    add(PRODUCTS[0], 2)
+    publish_order_placed(cart_stack, order_id, shopper, ordered)
 
     def second_delivery_handled() -> None:
         seen = [
@@ -129,7 +139,17 @@ def test_an_order_placed_empties_the_cart_and_its_redelivery_is_harmless(
         assert seen, "the second delivery has not been handled yet"
 
     eventually(second_delivery_handled)
-    assert lines(cart_stack, shopper) == {PRODUCTS[5]: 1}
+    assert lines(cart_stack, shopper) == {PRODUCTS[1]: 1, PRODUCTS[5]: 1, PRODUCTS[0]: 2}
+
+
+def test_an_order_of_the_whole_cart_leaves_it_empty(cart_stack: RunningStack) -> None:
+    shopper, order_id = new_shopper(), f"ord-{uuid.uuid4().hex[:12]}"
+    httpx.post(
+        cart_url(cart_stack, f"carts/{shopper}/items"),
+        json={"product_id": PRODUCTS[3], "quantity": 4},
+    ).raise_for_status()
+    publish_order_placed(cart_stack, order_id, shopper, lines(cart_stack, shopper))
+    eventually(lambda: _assert_equal(lines(cart_stack, shopper), {}))
 
 
 def _assert_equal(actual: object, expected: object) -> None:

@@ -166,20 +166,47 @@ async def test_the_subscription_to_order_placed_has_the_dead_letter_topic(
     assert subscription["deadLetterTopic"] == "dead-letters"
 
 
-def order_placed(order_id: str = "o-1", shopper_id: str = "ada") -> dict[str, Any]:
+def order_placed(
+    order_id: str = "o-1",
+    shopper_id: str = "ada",
+    lines: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    money = {"amount": "3.00", "currency": "USD"}
+    ordered = [{"product_id": "MUG", "name": "Mug", "quantity": 1, "unit_price": money}]
     return {
         "id": "m-1",
         "topic": "order-placed",
         "pubsubname": "pubsub",
-        "data": {"order_id": order_id, "shopper_id": shopper_id, "lines": [], "total": {}},
+        "data": {
+            "order_id": order_id,
+            "shopper_id": shopper_id,
+            "lines": ordered if lines is None else lines,
+            "total": money,
+        },
     }
 
 
-async def test_order_placed_empties_the_cart(http: httpx.AsyncClient, world: World) -> None:
-    world.carts.carts["ada"] = Cart("ada", (CartLine("MUG", 1),))
+async def test_order_placed_takes_the_ordered_lines_out_of_the_cart(
+    http: httpx.AsyncClient, world: World
+) -> None:
+    world.carts.carts["ada"] = Cart("ada", (CartLine("MUG", 1), CartLine("JAR", 2)))
     response = await http.post("/events/order-placed", json=order_placed())
     assert response.json() == {"status": "SUCCESS"}
-    assert world.carts.carts["ada"].lines == ()
+    assert world.carts.carts["ada"].lines == (CartLine("JAR", 2),)
+
+
+@pytest.mark.parametrize(
+    "lines",
+    [[], [{"product_id": "MUG"}], [{"product_id": "MUG", "quantity": 0}]],
+    ids=["no-lines", "no-quantity", "zero-quantity"],
+)
+async def test_an_order_placed_without_usable_lines_is_dropped(
+    http: httpx.AsyncClient, world: World, lines: list[dict[str, Any]]
+) -> None:
+    world.carts.carts["ada"] = Cart("ada", (CartLine("MUG", 1),))
+    response = await http.post("/events/order-placed", json=order_placed(lines=lines))
+    assert response.json() == {"status": "DROP"}
+    assert world.carts.carts["ada"].lines == (CartLine("MUG", 1),)
 
 
 async def test_an_order_placed_that_does_not_fit_the_contract_is_dropped(
@@ -195,3 +222,22 @@ async def test_a_state_store_outage_asks_for_the_order_to_be_redelivered(
     world.carts.down = True
     response = await http.post("/events/order-placed", json=order_placed())
     assert response.json() == {"status": "RETRY"}
+
+
+async def test_a_renamed_order_placed_topic_is_followed_at_its_own_route(world: World) -> None:
+    settings = CartSettings.model_validate(
+        {"APP_ID": "cart", "APP_PORT": 8102, "ORDER_PLACED_TOPIC": "orders-placed-v2"}
+    )
+    world.carts.carts["ada"] = Cart("ada", (CartLine("MUG", 1),))
+    app = create_app(settings, world.ports)
+    transport = httpx.ASGITransport(app=app)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=transport, base_url="http://cart") as http,
+    ):
+        (subscription,) = (await http.get("/dapr/subscribe")).json()
+        assert subscription["topic"] == "orders-placed-v2"
+        assert subscription["route"] == "/events/orders-placed-v2"
+        response = await http.post("/events/orders-placed-v2", json=order_placed())
+    assert response.json() == {"status": "SUCCESS"}
+    assert world.carts.carts["ada"].lines == ()

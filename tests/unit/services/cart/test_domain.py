@@ -87,21 +87,47 @@ def test_total_quantity_counts_every_unit() -> None:
     assert cart_with(("MUG", 2), ("JAR", 3)).total_quantity == 5
 
 
-def test_emptying_for_an_order_clears_the_lines_and_remembers_the_order() -> None:
-    emptied = cart_with(("MUG", 1)).emptied_for_order("o-1")
-    assert emptied.lines == ()
-    assert emptied.handled_orders == ("o-1",)
+def test_an_order_takes_its_units_off_the_cart_and_remembers_the_order() -> None:
+    after = cart_with(("MUG", 3), ("JAR", 1)).without_order("o-1", [CartLine("MUG", 2)])
+    assert after.lines == (CartLine("MUG", 1), CartLine("JAR", 1))
+    assert after.handled_orders == ("o-1",)
 
 
-def test_emptying_again_for_the_same_order_keeps_what_was_added_since() -> None:
-    refilled = cart_with(("MUG", 1)).emptied_for_order("o-1").add("JAR", 1)
-    assert refilled.emptied_for_order("o-1") is refilled
+def test_an_order_of_the_whole_cart_leaves_it_empty() -> None:
+    cart = cart_with(("MUG", 1), ("JAR", 2))
+    assert cart.without_order("o-1", cart.lines).lines == ()
+
+
+def test_a_line_the_order_took_entirely_disappears_and_what_was_added_since_stays() -> None:
+    after = cart_with(("MUG", 2), ("TEA", 1)).without_order("o-1", [CartLine("MUG", 2)])
+    assert after.lines == (CartLine("TEA", 1),)
+
+
+def test_an_order_for_more_than_the_cart_holds_removes_the_line_without_going_negative() -> None:
+    after = cart_with(("MUG", 1), ("TEA", 1)).without_order("o-1", [CartLine("MUG", 5)])
+    assert after.lines == (CartLine("TEA", 1),)
+
+
+def test_an_order_naming_a_product_twice_takes_off_both_quantities() -> None:
+    ordered = [CartLine("MUG", 1), CartLine("MUG", 2)]
+    assert cart_with(("MUG", 4)).without_order("o-1", ordered).lines == (CartLine("MUG", 1),)
+
+
+def test_an_ordered_product_no_longer_in_the_cart_is_ignored() -> None:
+    after = cart_with(("JAR", 1)).without_order("o-1", [CartLine("MUG", 1)])
+    assert after.lines == (CartLine("JAR", 1),)
+
+
+def test_the_same_order_again_keeps_what_was_added_since() -> None:
+    ordered = [CartLine("MUG", 1)]
+    refilled = cart_with(("MUG", 1)).without_order("o-1", ordered).add("MUG", 1)
+    assert refilled.without_order("o-1", ordered) is refilled
 
 
 def test_a_cart_remembers_only_the_last_orders() -> None:
     cart = Cart.empty(SHOPPER)
     for number in range(domain.REMEMBERED_ORDERS + 5):
-        cart = cart.emptied_for_order(f"o-{number}")
+        cart = cart.without_order(f"o-{number}", [])
     assert len(cart.handled_orders) == domain.REMEMBERED_ORDERS
     assert cart.handled_orders[-1] == f"o-{domain.REMEMBERED_ORDERS + 4}"
 
@@ -150,21 +176,31 @@ async def test_remove_and_clear() -> None:
     assert (await domain.clear_cart(carts, SHOPPER)).lines == ()
 
 
-async def test_an_order_empties_the_cart_once() -> None:
+async def test_an_order_takes_its_lines_out_of_the_cart_once() -> None:
+    carts = FakeCartRepository(cart_with(("MUG", 1), ("JAR", 2)))
+    assert await domain.take_out_ordered(carts, SHOPPER, "o-1", [CartLine("MUG", 1)])
+    assert (await carts.get(SHOPPER)).lines == (CartLine("JAR", 2),)
+
+
+async def test_items_added_between_checkout_and_the_order_event_stay_in_the_cart() -> None:
     carts = FakeCartRepository(cart_with(("MUG", 1)))
-    assert await domain.empty_after_order(carts, SHOPPER, "o-1")
-    assert (await carts.get(SHOPPER)).lines == ()
+    ordered = (await carts.get(SHOPPER)).lines
+    await domain.add_item(carts, FakeCatalog({"MUG", "JAR"}), SHOPPER, "MUG", 2)
+    await domain.add_item(carts, FakeCatalog({"MUG", "JAR"}), SHOPPER, "JAR", 1)
+    assert await domain.take_out_ordered(carts, SHOPPER, "o-1", ordered)
+    assert (await carts.get(SHOPPER)).lines == (CartLine("MUG", 2), CartLine("JAR", 1))
 
 
 async def test_a_redelivered_order_leaves_a_refilled_cart_alone() -> None:
     carts = FakeCartRepository(cart_with(("MUG", 1)))
-    await domain.empty_after_order(carts, SHOPPER, "o-1")
-    await domain.add_item(carts, FakeCatalog({"JAR"}), SHOPPER, "JAR", 1)
-    assert not await domain.empty_after_order(carts, SHOPPER, "o-1")
-    assert (await carts.get(SHOPPER)).lines == (CartLine("JAR", 1),)
+    ordered = [CartLine("MUG", 1)]
+    await domain.take_out_ordered(carts, SHOPPER, "o-1", ordered)
+    await domain.add_item(carts, FakeCatalog({"MUG"}), SHOPPER, "MUG", 1)
+    assert not await domain.take_out_ordered(carts, SHOPPER, "o-1", ordered)
+    assert (await carts.get(SHOPPER)).lines == (CartLine("MUG", 1),)
 
 
 async def test_an_order_for_a_shopper_without_a_cart_is_remembered() -> None:
     carts = FakeCartRepository()
-    assert await domain.empty_after_order(carts, SHOPPER, "o-1")
+    assert await domain.take_out_ordered(carts, SHOPPER, "o-1", [CartLine("MUG", 1)])
     assert (await carts.get(SHOPPER)).handled_orders == ("o-1",)
