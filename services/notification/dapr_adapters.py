@@ -175,17 +175,18 @@ def register_subscriptions(
     on_order_confirmed: pubsub.Handler[OrderConfirmedIn],
     on_order_cancelled: pubsub.Handler[OrderCancelledIn],
 ) -> None:
-    """Every topic notification follows, each with the dead-letter topic."""
+    """Every topic notification follows, each with the dead-letter topic.
+
+    Which topic means which email comes from the settings: `Kind`'s values name the topics
+    only as stored data, a renamed topic still brings the same kind of email."""
     dapr_app = DaprApp(app)
-    dapr_app.subscribe(
-        pubsub=settings.pubsub,
-        topic=settings.order_confirmed_topic,
-        route="/events/order-confirmed",
-        dead_letter_topic=settings.dead_letter_topic,
-    )(pubsub.endpoint(OrderConfirmedIn, on_order_confirmed))
-    dapr_app.subscribe(
-        pubsub=settings.pubsub,
-        topic=settings.order_cancelled_topic,
-        route="/events/order-cancelled",
-        dead_letter_topic=settings.dead_letter_topic,
-    )(pubsub.endpoint(OrderCancelledIn, on_order_cancelled))
+    for topic, receive in (
+        (settings.order_confirmed_topic, pubsub.endpoint(OrderConfirmedIn, on_order_confirmed)),
+        (settings.order_cancelled_topic, pubsub.endpoint(OrderCancelledIn, on_order_cancelled)),
+    ):
+        dapr_app.subscribe(
+            pubsub=settings.pubsub,
+            topic=topic,
+            route=f"/events/{topic}",
+            dead_letter_topic=settings.dead_letter_topic,
+        )(receive)

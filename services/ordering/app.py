@@ -51,7 +51,7 @@ class PortsFactory(Protocol):
     def __call__(self, settings: OrderingSettings) -> AbstractAsyncContextManager[Ports]: ...
 
 
-def event_handlers(app: FastAPI) -> Handlers:
+def event_handlers(app: FastAPI, settings: OrderingSettings) -> Handlers:
     """The pub/sub handlers: each applies one event to its order through the state machine."""
 
     def ports() -> Ports:
@@ -81,19 +81,23 @@ def event_handlers(app: FastAPI) -> Handlers:
     async def on_stock_reserved(event: pubsub.CloudEvent[StockReservedIn]) -> pubsub.Status:
         now = ports().clock.now()
         return await advance(
-            "stock-reserved", event.data.order_id, lambda o: domain.on_stock_reserved(o, now)
+            settings.stock_reserved_topic,
+            event.data.order_id,
+            lambda o: domain.on_stock_reserved(o, now),
         )
 
     async def on_stock_rejected(event: pubsub.CloudEvent[StockRejectedIn]) -> pubsub.Status:
         now = ports().clock.now()
         return await advance(
-            "stock-rejected", event.data.order_id, lambda o: domain.on_stock_rejected(o, now)
+            settings.stock_rejected_topic,
+            event.data.order_id,
+            lambda o: domain.on_stock_rejected(o, now),
         )
 
     async def on_payment_succeeded(event: pubsub.CloudEvent[PaymentSucceededIn]) -> pubsub.Status:
         now, payment_id = ports().clock.now(), event.data.payment_id
         return await advance(
-            "payment-succeeded",
+            settings.payment_succeeded_topic,
             event.data.order_id,
             lambda o: domain.on_payment_succeeded(o, payment_id, now),
         )
@@ -101,7 +105,9 @@ def event_handlers(app: FastAPI) -> Handlers:
     async def on_payment_failed(event: pubsub.CloudEvent[PaymentFailedIn]) -> pubsub.Status:
         now = ports().clock.now()
         return await advance(
-            "payment-failed", event.data.order_id, lambda o: domain.on_payment_failed(o, now)
+            settings.payment_failed_topic,
+            event.data.order_id,
+            lambda o: domain.on_payment_failed(o, now),
         )
 
     return Handlers(
@@ -128,7 +134,7 @@ def create_app(settings: OrderingSettings, make_ports: PortsFactory = dapr_ports
     app = FastAPI(title="Sidecart ordering", lifespan=lifespan)
     instrument(app, settings)
 
-    register_subscriptions(app, settings, event_handlers(app))
+    register_subscriptions(app, settings, event_handlers(app, settings))
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:

@@ -144,3 +144,24 @@ def test_a_sender_that_is_not_one_mailbox_is_refused_at_start(sender: str) -> No
 def test_a_shop_name_that_would_break_the_subject_is_refused_at_start() -> None:
     with pytest.raises(ValidationError, match="SHOP_NAME"):
         NotificationSettings.model_validate({**BASE, "SHOP_NAME": "Shop\r\nBcc: x@y.z"})
+
+
+async def test_a_renamed_confirmed_topic_is_followed_and_still_sends_a_confirmation(
+    world: World,
+) -> None:
+    settings = NotificationSettings.model_validate(
+        {**BASE, "ORDER_CONFIRMED_TOPIC": "orders-confirmed-v2"}
+    )
+    app = create_app(settings, world.ports, clock=lambda: NOW)
+    transport = httpx.ASGITransport(app=app)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=transport, base_url="http://notification") as http,
+    ):
+        subscriptions = (await http.get("/dapr/subscribe")).json()
+        routes = {s["topic"]: s["route"] for s in subscriptions}
+        assert routes["orders-confirmed-v2"] == "/events/orders-confirmed-v2"
+        response = await http.post("/events/orders-confirmed-v2", json=confirmed())
+    assert response.json() == {"status": "SUCCESS"}
+    ((notification, _),) = world.mailer.sent
+    assert notification.kind.value == "order-confirmed"
