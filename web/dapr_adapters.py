@@ -433,11 +433,11 @@ def register_subscriptions(
     dapr_app.subscribe(
         pubsub=settings.pubsub,
         topic=settings.catalog_topic,
-        route="/events/catalog-changed",
+        route=f"/events/{settings.catalog_topic}",
         dead_letter_topic=settings.dead_letter_topic,
     )(pubsub.endpoint(CatalogChangedIn, on_catalog_changed))
     dapr_app.subscribe(
         pubsub=settings.pubsub,
         topic=settings.dead_letter_topic,
-        route="/events/dead-letters",
+        route=f"/events/{settings.dead_letter_topic}",
     )(pubsub.endpoint(AnyData, on_dead_letter))
