@@ -9,26 +9,19 @@ outbox) until the stack stops, so it gets this small stack of its own.
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
-from dapr.aio.clients import DaprClient
-from dapr.clients.exceptions import DaprGrpcError
 from dapr.clients.grpc._request import TransactionalStateOperation
-from dapr.conf import settings as dapr_settings
 
 from services.ordering import domain
-from services.ordering.dapr_adapters import (
-    OutboxGuardError,
-    execute_outbox_transaction,
-    placement_operations,
-)
+from services.ordering.dapr_adapters import placement_operations
 from sidecart.testing import RunningStack, running_stack
 from tests.conftest import RUN_FILE
+from tests.integration.outbox_transaction import TransactionFailedError, run_transaction
 from tests.integration.pipeline import events, eventually, never, one, store, stream_length
 
 INTERNAL_TOPIC = "defaultorderingorder-placedoutbox"
@@ -44,13 +37,6 @@ def outbox_stack(
     tmp = tmp_path_factory.mktemp("outbox")
     with running_stack(RUN_FILE, tmp, apps={"ordering"}, profile="redis") as stack:
         yield stack
-
-
-@pytest.fixture(autouse=True)
-def _sdk_on_orderings_sidecar(outbox_stack: RunningStack, monkeypatch: pytest.MonkeyPatch) -> None:
-    """This process's Dapr SDK talks to ordering's sidecar (what DAPR_HTTP_PORT does for the
-    app: the SDK's client checks that port's health before it is used)."""
-    monkeypatch.setattr(dapr_settings, "DAPR_HTTP_PORT", outbox_stack.stack.ports["ordering"].http)
 
 
 def new_order() -> domain.Order:
@@ -76,19 +62,10 @@ def transact(
     guarded: bool = True,
 ) -> None:
     """A transaction on `orderstore` through ordering's sidecar, guarded as ordering sends it,
-    or raw (`guarded=False`) to see what daprd itself does."""
-
-    async def run() -> None:
-        client = DaprClient(address=f"127.0.0.1:{stack.stack.ports['ordering'].grpc}")
-        try:
-            if guarded:
-                await execute_outbox_transaction(client, "orderstore", operations)
-            else:
-                await client.execute_state_transaction("orderstore", operations)
-        finally:
-            await client.close()  # type: ignore[no-untyped-call]
-
-    asyncio.run(run())
+    or raw (`guarded=False`) to see what daprd itself does. It runs in a process of its own,
+    where the SDK's global settings point at ordering's sidecar (this process's stay alone)."""
+    ports = stack.stack.ports["ordering"]
+    run_transaction(ports.http, ports.grpc, "orderstore", operations, guarded)
 
 
 def saved(stack: RunningStack, order: domain.Order) -> bool:
@@ -123,7 +100,7 @@ def test_the_guard_stops_a_risky_transaction_before_daprd_parks_anything(
     )
     parked = stream_length(outbox_stack, INTERNAL_TOPIC)
 
-    with pytest.raises(OutboxGuardError):
+    with pytest.raises(TransactionFailedError, match=r"^OutboxGuardError: "):
         transact(outbox_stack, [risky, projection])
 
     assert stream_length(outbox_stack, INTERNAL_TOPIC) == parked
@@ -141,7 +118,7 @@ def test_why_the_guard_exists_a_failure_inside_redis_multi_still_publishes(
     as_json = TransactionalStateOperation(
         key=stored.key, data=stored.data, metadata={"contentType": "application/json"}
     )
-    with pytest.raises(DaprGrpcError):
+    with pytest.raises(TransactionFailedError, match=r"^DaprGrpcError: "):
         transact(outbox_stack, [as_json, projection], guarded=False)
 
     eventually(lambda: one(events(outbox_stack, "order-placed", order_id=order.id)))
@@ -157,7 +134,7 @@ def test_a_transaction_the_state_store_refuses_publishes_nothing(
     refused = TransactionalStateOperation(key=stored.key, data=stored.data, etag="not-a-version")
     parked = stream_length(outbox_stack, INTERNAL_TOPIC)
 
-    with pytest.raises(DaprGrpcError, match="invalid etag"):
+    with pytest.raises(TransactionFailedError, match=r"(?s)^DaprGrpcError: .*invalid etag"):
         transact(outbox_stack, [refused, projection], guarded=False)
 
     assert stream_length(outbox_stack, INTERNAL_TOPIC) == parked + 1  # daprd parked it first
