@@ -1,9 +1,12 @@
 """The only module of web that knows Dapr: service invocation, pub/sub, the state store.
 
-One thin class per downstream service; each call goes through web's sidecar, which adds
-retries (Resiliency), mTLS and the trace hop. Failures become `UpstreamError` (502 when the
-service answered badly, 503 when it could not be reached); 4xx answers a user can fix become
-`RejectedError`.
+One thin class per downstream service; each call goes through web's sidecar, which adds the
+trace hop and daprd's built-in retry of a failed connection to the other sidecar (no Resiliency
+policy targets service invocation: dapr/resiliency only redelivers pub/sub messages). The hop
+between sidecars is mTLS only on Kubernetes, where Sentry issues the certificates; a local
+`sidecart run` starts no Sentry, so there it is plain gRPC on loopback. Failures become
+`UpstreamError` (502 when the service answered badly, 503 when it could not be reached); 4xx
+answers a user can fix become `RejectedError`.
 """
 
 from __future__ import annotations

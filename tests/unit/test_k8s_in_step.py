@@ -95,3 +95,10 @@ def test_cluster_service_invocation_is_denied_unless_the_caller_is_listed() -> N
         assert [(o["name"], o["httpVerb"]) for o in callers[reader]["operations"]] == [
             ("/products/*", ["GET"])
         ]
+
+
+def test_the_cluster_redelivers_pub_sub_messages_with_the_local_resiliency_policy() -> None:
+    (local,) = documents(ROOT / "dapr" / "resiliency")
+    (cluster,) = [d for d in documents(K8S / "dapr") if d["kind"] == "Resiliency"]
+    assert cluster["spec"] == local["spec"]
+    assert "pubsub" in cluster["spec"]["targets"]["components"]

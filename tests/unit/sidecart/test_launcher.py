@@ -42,7 +42,7 @@ def test_daprd_gets_the_flags_the_dapr_cli_would_pass() -> None:
     assert flags["--dapr-listen-addresses"] == "127.0.0.1"
     assert flags["--app-health-check-path"] == "/_healthz"
     assert flags["--config"].endswith("dapr/config.yaml")
-    assert args.count("--resources-path") == 3
+    assert args.count("--resources-path") == 4  # state, pubsub, bindings, resiliency
     assert "--log-as-json" in args
     # An empty placement address in the run file means "no placement", as with the CLI.
     assert "--placement-host-address" not in args
