@@ -58,7 +58,7 @@ class DaprProductRepository:
         self._store = store
 
     async def _ids(self) -> list[str]:
-        raw = (await self._client.get_state(self._store, INDEX_KEY)).data
+        raw = (await state.read(self._client, self._store, INDEX_KEY)).data
         return _ids.validate_json(raw) if raw else []
 
     async def all(self) -> list[Product]:
@@ -71,7 +71,7 @@ class DaprProductRepository:
         ]
 
     async def get(self, product_id: str) -> Product | None:
-        raw = (await self._client.get_state(self._store, _key(product_id))).data
+        raw = (await state.read(self._client, self._store, _key(product_id))).data
         return ProductRecord.model_validate_json(raw).to_domain() if raw else None
 
     async def modify(self, product_id: str, change: Callable[[Product], Product | None]) -> Product:

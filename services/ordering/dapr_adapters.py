@@ -34,6 +34,7 @@ race needs to be in the transaction: the request id was claimed (first write) be
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -46,6 +47,7 @@ from dapr.ext.fastapi import DaprApp
 from fastapi import FastAPI
 from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+from pydantic import ValidationError
 
 from services.ordering.domain import (
     CatalogProduct,
@@ -70,6 +72,8 @@ from services.ordering.schemas import (
 from services.ordering.settings import OrderingSettings
 from sidecart.service import pubsub, state
 from sidecart.service.dapr import connect_client
+
+log = logging.getLogger("ordering.dapr")
 
 GLOBAL_INDEX = "order-ids"
 PROJECTION = "outbox.projection"
@@ -211,7 +215,18 @@ class DaprRequestClaims:
         return None
 
     async def release(self, claim: Claim) -> None:
-        await self._client.delete_state(self._store, request_key(claim.request_id))
+        """Free the request id; best effort, since it runs while another error propagates.
+
+        A claim left behind is taken over once its lease runs out, so a failed delete is logged
+        and never replaces the error that made the placement give up.
+        """
+        try:
+            await self._client.delete_state(self._store, request_key(claim.request_id))
+        except state.SDK_ERRORS as exc:
+            log.warning(
+                "could not release a checkout request id; it is taken over after its lease",
+                extra={"request_id": claim.request_id, "error": str(exc)},
+            )
 
 
 def _add_id(order_id: str) -> state.Change:
@@ -299,7 +314,13 @@ class DaprCatalogGateway:
             return None
         if response.status_code >= 400:
             raise UpstreamError(f"catalog answered {response.status_code} for {product_id!r}")
-        return ProductIn.model_validate_json(response.content).to_domain()
+        try:
+            return ProductIn.model_validate_json(response.content).to_domain()
+        except ValidationError as exc:
+            raise UpstreamError(
+                f"catalog answered an unreadable product for {product_id!r}: "
+                f"{exc.error_count()} error(s)"
+            ) from exc
 
 
 class DaprOrderEvents:

@@ -348,7 +348,7 @@ class Claim:
 class Timing:
     """How long a duplicate request waits for the first one, and when a claim is abandoned."""
 
-    wait: timedelta = timedelta(seconds=10)
+    wait: timedelta = timedelta(seconds=6)
     poll: timedelta = timedelta(milliseconds=100)
     lease: timedelta = timedelta(seconds=30)
 
@@ -370,17 +370,18 @@ async def place_order(
     deadline = clock.now() + timing.wait
     while True:
         claim = await ports.requests.claim(command.request_id, str(uuid.uuid4()), clock.now())
-        if claim is None:
-            continue  # claimed and released in between: claim again
-        if claim.won:
-            return Placement(await _price_and_save(ports, command, claim), created=True)
-        existing = await ports.orders.get(claim.order_id)
-        if existing is not None:
-            return Placement(existing, created=False)
-        if clock.now() - claim.claimed_at > timing.lease:
-            taken = await ports.requests.take_over(claim, clock.now())
-            if taken is not None:
-                return Placement(await _price_and_save(ports, command, taken), created=True)
+        # None: the claim was released between the write and the read; claim again after the
+        # poll, like any other wait (a claim released again and again must not spin the loop).
+        if claim is not None:
+            if claim.won:
+                return Placement(await _price_and_save(ports, command, claim), created=True)
+            existing = await ports.orders.get(claim.order_id)
+            if existing is not None:
+                return Placement(existing, created=False)
+            if clock.now() - claim.claimed_at > timing.lease:
+                taken = await ports.requests.take_over(claim, clock.now())
+                if taken is not None:
+                    return Placement(await _price_and_save(ports, command, taken), created=True)
         if clock.now() >= deadline:
             raise OrderInProgressError(command.request_id)
         await clock.sleep(timing.poll.total_seconds())

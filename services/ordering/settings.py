@@ -21,8 +21,10 @@ class OrderingSettings(ServiceSettings):
     payment_requested_topic: str = Field("payment-requested", min_length=1)
     order_confirmed_topic: str = Field("order-confirmed", min_length=1)
     order_cancelled_topic: str = Field("order-cancelled", min_length=1)
+    # Clearly shorter than web's upstream timeout (WEB_UPSTREAM_TIMEOUT_SECONDS, 10 s): a
+    # duplicate checkout gets the first order or a 409 before web gives up on ordering.
     duplicate_wait_seconds: float = Field(
-        10.0, validation_alias="ORDERING_DUPLICATE_WAIT_SECONDS", gt=0, le=60
+        6.0, validation_alias="ORDERING_DUPLICATE_WAIT_SECONDS", gt=0, le=60
     )
     claim_lease_seconds: float = Field(
         30.0, validation_alias="ORDERING_CLAIM_LEASE_SECONDS", gt=0, le=3600

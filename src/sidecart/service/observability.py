@@ -20,7 +20,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from pythonjsonlogger.json import JsonFormatter
 
-from sidecart.service import platform
+from sidecart.service import failures, platform
 from sidecart.service.metrics import add_red_metrics
 from sidecart.service.settings import ServiceSettings
 from sidecart.service.spans import annotate, current_trace_id
@@ -91,7 +91,8 @@ def setup_tracing(settings: ServiceSettings) -> TracerProvider:
 
 def instrument(app: FastAPI, settings: ServiceSettings, excluded: str = "healthz,metrics") -> None:
     """Traces (one server span per request, no ASGI send/receive noise), RED metrics and
-    `GET /metrics`, and `GET /_platform/metadata` (the app's sidecar, for web's platform page).
+    `GET /metrics`, `GET /_platform/metadata` (the app's sidecar, for web's platform page), and
+    503 / 409 answers to state-store and sidecar failures (`failures.install`).
     `excluded`: comma-separated path patterns neither traced nor counted."""
     setup_tracing(settings)
     FastAPIInstrumentor.instrument_app(
@@ -102,6 +103,7 @@ def instrument(app: FastAPI, settings: ServiceSettings, excluded: str = "healthz
     )
     add_red_metrics(app, excluded)
     app.include_router(platform.router(settings))
+    failures.install(app)
 
 
 def shutdown_tracing() -> None:

@@ -1,5 +1,5 @@
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -7,6 +7,7 @@ import pytest
 from services.ordering import domain
 from services.ordering.domain import (
     CancelReason,
+    Claim,
     InvalidOrderError,
     LineRequest,
     MessageKind,
@@ -20,6 +21,7 @@ from tests.unit.services.ordering.fakes import (
     JAR,
     MUG,
     T0,
+    FakeClaims,
     FakeOrders,
     World,
     command,
@@ -345,3 +347,25 @@ def test_a_new_order_keeps_the_trace_id_of_its_checkout() -> None:
     traced = replace(command(), trace_id="4bf92f3577b34da6a3ce929d0e0e4736")
     assert domain.new_order("o", traced, [MUG, JAR], T0).trace_id == traced.trace_id
     assert domain.new_order("o", command(), [MUG, JAR], T0).trace_id is None
+
+
+class VanishingClaims(FakeClaims):
+    """A claim that is released again every time it is read back."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.attempts = 0
+
+    async def claim(self, request_id: str, order_id: str, at: datetime) -> Claim | None:
+        self.attempts += 1
+        return None
+
+
+async def test_a_claim_that_keeps_vanishing_is_polled_and_given_up_at_the_deadline() -> None:
+    w = world()
+    w.claims = VanishingClaims()
+    timing = domain.Timing(wait=timedelta(seconds=1), poll=timedelta(milliseconds=100))
+    with pytest.raises(OrderInProgressError):
+        await domain.place_order(w.ports, command(), timing)
+    assert w.clock.current - T0 == timedelta(seconds=1)
+    assert w.claims.attempts == 11

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 import httpx
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -81,3 +84,50 @@ def test_every_instrumented_service_answers_the_platform_route() -> None:
     app = FastAPI()
     instrument(app, settings())
     assert platform.ROUTE in {getattr(route, "path", "") for route in app.routes}
+
+
+class CountingSidecar(httpx.AsyncBaseTransport):
+    """A healthy sidecar that counts how often its HTTP client closed it."""
+
+    def __init__(self) -> None:
+        self.requests = 0
+        self.closed = 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.requests += 1
+        if request.url.path == "/v1.0/metadata":
+            return httpx.Response(200, json=METADATA)
+        return httpx.Response(204)
+
+    async def aclose(self) -> None:
+        self.closed += 1
+
+
+def test_the_app_keeps_one_sidecar_client_across_requests_and_closes_it_at_shutdown() -> None:
+    sidecar = CountingSidecar()
+    app = FastAPI()
+    app.include_router(platform.router(settings(), sidecar))
+    with TestClient(app) as client:
+        for _ in range(3):
+            assert client.get("/_platform/metadata").json()["healthy"] is True
+        assert sidecar.closed == 0
+    assert sidecar.requests == 6
+    assert sidecar.closed == 1
+
+
+def test_the_sidecar_client_closes_alongside_the_apps_own_lifespan() -> None:
+    sidecar = CountingSidecar()
+    events: list[str] = []
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        events.append("started")
+        yield
+        events.append("stopped")
+
+    app = FastAPI(lifespan=lifespan)
+    app.include_router(platform.router(settings(), sidecar))
+    with TestClient(app) as client:
+        client.get("/_platform/metadata")
+    assert events == ["started", "stopped"]
+    assert sidecar.closed == 1
