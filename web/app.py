@@ -26,7 +26,7 @@ from sidecart.service import metrics, pubsub
 from sidecart.service.observability import instrument, shutdown_tracing
 from web.currency import load_rates
 from web.dapr_adapters import dapr_ports, register_subscriptions
-from web.domain import Cache, DeadLetter, RejectedError, UpstreamError
+from web.domain import Cache, DeadLetter, RejectedError, UpstreamError, redact_secrets
 from web.forms import InvalidFormError
 from web.middleware import BodyLimit, SecurityHeaders, ShopperSession
 from web.pages import WebContext, error_page, make_templates, refuse_cross_site, see_other, utc_now
@@ -163,14 +163,16 @@ def create_app(settings: WebSettings, make_ports: PortsFactory = dapr_ports) -> 
         return pubsub.Status.SUCCESS
 
     async def on_dead_letter(event: pubsub.CloudEvent[AnyData]) -> pubsub.Status:
+        data, redacted = redact_secrets(event.data.root)  # never keep a card token
         letter = DeadLetter(
             id=event.id,
             topic=event.topic,
             pubsub=event.pubsubname or settings.pubsub,
             type=event.type,
             source=event.source,
-            data=json.dumps(event.data.root),
+            data=json.dumps(data),
             received_at=web.clock(),
+            redacted=redacted,
         )
         ports: Ports = app.state.ports
         if await ports.dead_letters.add(letter):

@@ -56,6 +56,7 @@ from web.schemas import (
     OrderListIn,
     PlacedIn,
     PlaceOrderOut,
+    ProductEditOut,
     ProductIn,
     ProductPageIn,
     SetQuantityOut,
@@ -156,10 +157,11 @@ class DaprCatalogGateway:
         product: ProductIn = _read(ProductIn, _expect(response, self._app), self._app)
         return product.to_domain()
 
-    async def update_product(self, product: Product) -> Product:
-        response = await self._car.call(
-            self._app, "PUT", f"products/{product.id}", body=ProductIn.of(product)
-        )
+    async def update_product(self, product: Product, stock_seen: int) -> Product:
+        body = ProductEditOut.of_edit(product, stock_seen)
+        response = await self._car.call(self._app, "PUT", f"products/{product.id}", body=body)
+        if response.status_code == 409:
+            raise RejectedError("stock", error_detail(response.content) or "the stock changed")
         if response.status_code == 422:
             raise RejectedError(_field_of(response.content), error_detail(response.content))
         if response.status_code == 404:
@@ -364,16 +366,29 @@ class DaprDeadLetterStore:
     async def get(self, letter_id: str) -> DeadLetter | None:
         return next((r.to_domain() for r in await self._load() if r.id == letter_id), None)
 
-    async def mark_replayed(self, letter_id: str, at: datetime) -> None:
+    async def mark_replayed(self, letter_id: str, at: datetime) -> bool:
+        return await self._set_replayed(letter_id, at)
+
+    async def unmark_replayed(self, letter_id: str) -> None:
+        await self._set_replayed(letter_id, None)
+
+    async def _set_replayed(self, letter_id: str, at: datetime | None) -> bool:
+        """One ETag-checked write, so of two replays at once only one claims the letter."""
+        changed = False
+
         def change(raw: bytes | None) -> bytes | None:
+            nonlocal changed
+            changed = False
             letters = dead_letter_list.validate_json(raw) if raw else []
             for index, record in enumerate(letters):
-                if record.id == letter_id:
+                if record.id == letter_id and (record.replayed_at is None) == (at is not None):
                     letters[index] = record.model_copy(update={"replayed_at": at})
+                    changed = True
                     return dead_letter_list.dump_json(letters)
             return None
 
         await self._update(change)
+        return changed
 
 
 class DaprPlatformGateway:

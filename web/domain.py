@@ -7,7 +7,7 @@ cache of products it drops on CatalogChanged, and the rules of what a shopper ma
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, Hashable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Hashable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -208,12 +208,60 @@ class DeadLetter:
     pubsub: str
     type: str
     source: str
-    data: str  # the CloudEvent's data, as JSON text, replayed byte for byte
+    data: str  # the CloudEvent's data as JSON text, secrets redacted, replayed byte for byte
     received_at: datetime
     replayed_at: datetime | None = None
+    redacted: bool = False
+    """A secret (a card token) was blanked out of `data`: replaying it could only fail."""
 
-    def replayable(self, dead_letter_topic: str) -> bool:
-        return bool(self.topic) and self.topic != dead_letter_topic
+    def replay_refusal(self, topics: Collection[str]) -> str:
+        """Why this letter may not be replayed to one of the shop's `topics`; "" when it may."""
+        if not self.topic:
+            return "This message does not say which topic it came from."
+        if self.topic not in topics:
+            return f"{self.topic!r} is not a topic the shop publishes: it is not replayed."
+        if self.redacted:
+            return (
+                "A secret (the card token) was blanked out of this message when it was kept, "
+                "so it cannot be replayed: the order has to be placed again."
+            )
+        if self.replayed_at is not None:
+            return "This message was replayed already."
+        return ""
+
+    def replayable(self, topics: Collection[str]) -> bool:
+        return not self.replay_refusal(topics)
+
+
+SECRET_KEYS = frozenset(
+    {"card_token", "token", "password", "cvv", "card_number", "credit_card_number", "secret"}
+)
+SECRET_SUFFIXES = ("_token", "_secret", "_password", "_cvv", "api_key")
+REDACTED = "[redacted]"
+
+
+def is_secret_key(key: str) -> bool:
+    name = key.casefold().replace("-", "_")
+    return name in SECRET_KEYS or name.endswith(SECRET_SUFFIXES)
+
+
+def redact_secrets(value: object) -> tuple[object, bool]:
+    """A JSON value with every secret-named member (at any depth) replaced by REDACTED, and
+    whether there was one."""
+    if isinstance(value, dict):
+        found = False
+        kept: dict[object, object] = {}
+        for key, item in value.items():
+            if isinstance(key, str) and is_secret_key(key) and item not in (None, ""):
+                kept[key], found = REDACTED, True
+            else:
+                kept[key], inner = redact_secrets(item)
+                found = found or inner
+        return kept, found
+    if isinstance(value, list):
+        pairs = [redact_secrets(item) for item in value]
+        return [item for item, _ in pairs], any(inner for _, inner in pairs)
+    return value, False
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,11 @@ from web.domain import MAX_QUANTITY, Address, Card, CartItem
 PRODUCT_ID = re.compile(r"[A-Za-z0-9_-]{1,40}")
 ORDER_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 REQUEST_ID = re.compile(r"[A-Za-z0-9_-]{8,64}")
-EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s.]+(\.[^@\s.]+)+")
+# Notification's rule (services/notification/domain.py check_address): a plain ASCII addr-spec,
+# so no order is placed with an address its confirmation email could never be sent to.
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+EMAIL = re.compile(rf"{_ATOM}(?:\.{_ATOM})*@{_LABEL}(?:\.{_LABEL})+")
 ZIP_CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9 -]{1,11}")
 CURRENCY = re.compile(r"[A-Z]{3}")
 CVV = re.compile(r"[0-9]{3,4}")
@@ -200,6 +204,8 @@ class ProductEdit:
     price: Decimal
     currency: str
     stock: int
+    stock_seen: int
+    """The stock the form showed (hidden): the catalog applies `stock - stock_seen`."""
     picture: str
 
 
@@ -218,6 +224,7 @@ def product_edit(form: Mapping[str, str]) -> ProductEdit:
             "currency", max_length=3, pattern=CURRENCY, hint="is not a currency code like USD"
         ),
         stock=reader.integer("stock", 0, 1_000_000),
+        stock_seen=reader.integer("stock_seen", 0, 1_000_000),
         picture=reader.text(
             "picture",
             max_length=200,

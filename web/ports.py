@@ -31,8 +31,13 @@ class CatalogGateway(Protocol):
 
     async def get_product(self, product_id: str) -> Product | None: ...
 
-    async def update_product(self, product: Product) -> Product:
-        """Replace a product (admin edit); RejectedError names a field the catalog refused."""
+    async def update_product(self, product: Product, stock_seen: int) -> Product:
+        """Replace a product (admin edit); RejectedError names a field the catalog refused.
+
+        `stock_seen` is the stock the form showed: the catalog changes the current stock by
+        `product.stock - stock_seen` (orders may have taken some meanwhile), and refuses
+        (RejectedError("stock", ...)) a change that would take it below zero.
+        """
         ...
 
 
@@ -89,7 +94,13 @@ class DeadLetterStore(Protocol):
 
     async def get(self, letter_id: str) -> DeadLetter | None: ...
 
-    async def mark_replayed(self, letter_id: str, at: datetime) -> None: ...
+    async def mark_replayed(self, letter_id: str, at: datetime) -> bool:
+        """Claim the letter's replay; False when it was replayed already (or is gone)."""
+        ...
+
+    async def unmark_replayed(self, letter_id: str) -> None:
+        """Give the claim back: publishing it failed."""
+        ...
 
 
 class PlatformGateway(Protocol):

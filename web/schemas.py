@@ -91,6 +91,16 @@ class ProductIn(BaseModel):
         )
 
 
+class ProductEditOut(ProductIn):
+    """PUT /products/{id} from the admin form: the stock it showed makes its stock a change."""
+
+    stock_seen: int
+
+    @classmethod
+    def of_edit(cls, product: Product, stock_seen: int) -> ProductEditOut:
+        return cls.model_validate({**ProductIn.of(product).model_dump(), "stock_seen": stock_seen})
+
+
 class ProductPageIn(BaseModel):
     items: list[ProductIn]
     page: int
@@ -319,6 +329,7 @@ class DeadLetterRecord(BaseModel):
     data: str
     received_at: datetime
     replayed_at: datetime | None = None
+    redacted: bool = False
 
     @classmethod
     def of(cls, letter: DeadLetter) -> DeadLetterRecord:

@@ -13,6 +13,17 @@ from web.passwords import parse_hash
 
 DATA = Path(__file__).parent / "data"
 ALL_APPS = ("web", "catalog", "cart", "ordering", "payment", "notification")
+SHOP_TOPICS = (  # docs/architecture.md, "Topics and events" (dead-letters aside)
+    "catalog-changed",
+    "order-placed",
+    "stock-reserved",
+    "stock-rejected",
+    "payment-requested",
+    "payment-succeeded",
+    "payment-failed",
+    "order-confirmed",
+    "order-cancelled",
+)
 
 
 class WebSettings(ServiceSettings):
@@ -23,6 +34,10 @@ class WebSettings(ServiceSettings):
     dead_letter_topic: str = Field(
         "dead-letters", validation_alias="DEAD_LETTER_TOPIC", min_length=1
     )
+    replay_topics: Annotated[tuple[str, ...], NoDecode] = Field(
+        SHOP_TOPICS, validation_alias="WEB_REPLAY_TOPICS", min_length=1
+    )
+    """The only topics a dead letter is replayed to."""
 
     # The apps web invokes.
     catalog_app_id: str = Field("catalog", validation_alias="CATALOG_APP_ID", min_length=1)
@@ -67,7 +82,7 @@ class WebSettings(ServiceSettings):
         (), validation_alias="WEB_ALLOWED_ORIGINS"
     )
 
-    @field_validator("platform_app_ids", "allowed_origins", mode="before")
+    @field_validator("platform_app_ids", "allowed_origins", "replay_topics", mode="before")
     @classmethod
     def _comma_separated(cls, value: Any) -> Any:
         if isinstance(value, str):

@@ -23,6 +23,7 @@ from services.catalog.schemas import (
     OrderCancelledIn,
     OrderConfirmedIn,
     OrderPlacedIn,
+    ProductEditModel,
     ProductModel,
     ProductPageModel,
 )
@@ -47,6 +48,12 @@ class PortsFactory(Protocol):
 def load_seed(settings: CatalogSettings) -> list[domain.Product]:
     raw = json.loads(settings.seed_file.read_text(encoding="utf-8"))
     return [ProductModel.model_validate(item).to_domain() for item in raw]
+
+
+def _edit_refused(exc: domain.ProductNotFoundError | domain.StockChangedError) -> HTTPException:
+    """404: no such product; 409: the stock changed under the edit and would go below zero."""
+    status = 404 if isinstance(exc, domain.ProductNotFoundError) else 409
+    return HTTPException(status_code=status, detail=str(exc))
 
 
 def create_app(settings: CatalogSettings, make_ports: PortsFactory = dapr_ports) -> FastAPI:
@@ -141,17 +148,17 @@ def create_app(settings: CatalogSettings, make_ports: PortsFactory = dapr_ports)
 
     @app.put("/products/{product_id}")
     async def put_product(
-        product_id: str, body: ProductModel, request: Request, p: PortsDep
+        product_id: str, body: ProductEditModel, request: Request, p: PortsDep
     ) -> ProductModel:
         if body.id != product_id:
             raise HTTPException(status_code=422, detail="id in the body differs from the URL")
         correlation = request.headers.get("x-correlation-id", "") or product_id
         try:
             product = await domain.update_product(
-                p.products, p.events, body.to_domain(), correlation
+                p.products, p.events, body.to_domain(), correlation, body.stock_seen
             )
-        except domain.ProductNotFoundError as exc:
-            raise HTTPException(status_code=404, detail=str(exc)) from exc
+        except (domain.ProductNotFoundError, domain.StockChangedError) as exc:
+            raise _edit_refused(exc) from exc
         log.info("product updated", extra={"product_id": product_id})
         return ProductModel.of(product)
 

@@ -89,15 +89,48 @@ async def seed_if_empty(repository: ProductRepository, seed: Sequence[Product]) 
     return await repository.add_all_if_empty(seed)
 
 
+class StockChangedError(ValueError):
+    """An edit's stock change would take the stock below zero (orders took it meanwhile)."""
+
+    def __init__(self, product_id: str, seen: int, current: int, wanted: int) -> None:
+        super().__init__(
+            f"the stock of {product_id!r} is {current} now, not the {seen} the edit started "
+            f"from: setting it to {wanted} would leave {current + wanted - seen}; "
+            "reload the product and edit its stock again"
+        )
+        self.product_id = product_id
+
+
+def edited(current: Product, product: Product, stock_seen: int | None) -> Product:
+    """`product`'s details over `current`, keeping its holds.
+
+    With `stock_seen` (the stock the editor showed), the edit's stock is a change, not a value:
+    current.stock + (product.stock - stock_seen), so units orders took or gave back meanwhile
+    stay counted. Without it (a script setting the stock outright) the stock is replaced.
+    """
+    stock = product.stock
+    if stock_seen is not None:
+        stock = current.stock + product.stock - stock_seen
+        if stock < 0:
+            raise StockChangedError(product.id, stock_seen, current.stock, product.stock)
+    return replace(product, stock=stock, holds=current.holds)
+
+
 async def update_product(
-    repository: ProductRepository, events: CatalogEvents, product: Product, correlation_id: str
+    repository: ProductRepository,
+    events: CatalogEvents,
+    product: Product,
+    correlation_id: str,
+    stock_seen: int | None = None,
 ) -> Product:
     """Replace a product's details and tell the other services their copies are stale.
 
-    The stock held for orders is the catalog's own bookkeeping: an edit keeps it.
+    The stock held for orders is the catalog's own bookkeeping: an edit keeps it, and an edit
+    that says which stock it started from (`stock_seen`) changes the stock by its difference
+    (see `edited`); StockChangedError when that would go below zero.
     """
     saved = await repository.modify(
-        product.id, lambda current: replace(product, holds=current.holds)
+        product.id, lambda current: edited(current, product, stock_seen)
     )
     await events.catalog_changed([product.id], correlation_id)
     return saved

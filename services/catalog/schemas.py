@@ -64,6 +64,12 @@ class ProductModel(BaseModel):
         )
 
 
+class ProductEditModel(ProductModel):
+    """PUT /products/{id}: a product, and optionally the stock the editor started from."""
+
+    stock_seen: Annotated[int, Field(ge=0, le=1_000_000)] | None = None
+
+
 class ProductPageModel(BaseModel):
     items: list[ProductModel]
     page: int

@@ -302,6 +302,10 @@ def test_an_admin_catalog_edit_reaches_the_shop(web_stack: RunningStack) -> None
             "stock": "50",
             "picture": "mug",
         }
+        edit_page = client.get("/admin/catalog/6E92ZMYYFZ").text
+        seen = re.search(r'name="stock_seen" value="(\d+)"', edit_page)
+        assert seen is not None, edit_page
+        form["stock_seen"] = seen.group(1)  # the hidden field a browser sends back
         saved = client.post("/admin/catalog/6E92ZMYYFZ", data=form)
         assert saved.status_code == 303, saved.text
         assert "Stoneware Mug" in client.get("/product/6E92ZMYYFZ").text

@@ -17,7 +17,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from sidecart.service.links import ObservabilityLinks
 from web import forms
-from web.domain import Price, Product, RejectedError
+from web.domain import Price, Product, RejectedError, redact_secrets
 from web.pages import PortsDep, WebContext, WebDep, form_fields, is_admin, log, render, see_other
 from web.passwords import verify_password
 from web.ports import Ports
@@ -152,6 +152,7 @@ def _edit_values(product: Product) -> dict[str, str]:
         "price": str(product.price.amount),
         "currency": product.price.currency,
         "stock": str(product.stock),
+        "stock_seen": str(product.stock),
         "picture": product.picture,
     }
 
@@ -183,7 +184,8 @@ async def save_product(request: Request, product_id: str, web: WebDep, p: PortsD
                 price=Price(edit.price, edit.currency),
                 stock=edit.stock,
                 picture=edit.picture,
-            )
+            ),
+            edit.stock_seen,
         )
     except forms.InvalidFormError as exc:
         errors = exc.errors
@@ -229,8 +231,9 @@ async def notifications(
 
 
 def _pretty(data: str, limit: int = 4000) -> str:
+    """The payload to show, secrets blanked (letters kept before web redacted them too)."""
     try:
-        text = json.dumps(json.loads(data), indent=2, sort_keys=True)
+        text = json.dumps(redact_secrets(json.loads(data))[0], indent=2, sort_keys=True)
     except ValueError:
         text = data
     return text if len(text) <= limit else text[:limit] + "\n..."
@@ -245,6 +248,7 @@ async def dead_letters(request: Request, web: WebDep, p: PortsDep) -> HTMLRespon
         {
             "letters": [(letter, _pretty(letter.data)) for letter in letters],
             "dead_letter_topic": web.settings.dead_letter_topic,
+            "replay_topics": web.settings.replay_topics,
         },
     )
 
@@ -253,10 +257,17 @@ async def _replay(web: WebContext, p: Ports, letter_id: str) -> None:
     letter = await p.dead_letters.get(letter_id) if LETTER_ID.fullmatch(letter_id) else None
     if letter is None:
         raise HTTPException(404, f"There is no dead letter {letter_id!r}.")
-    if not letter.replayable(web.settings.dead_letter_topic):
-        raise HTTPException(409, "This message does not say which topic it came from.")
-    await p.publisher.publish(letter.pubsub or web.settings.pubsub, letter.topic, letter.data)
-    await p.dead_letters.mark_replayed(letter.id, web.clock())
+    refusal = letter.replay_refusal(web.settings.replay_topics)
+    if refusal:
+        raise HTTPException(409, refusal)
+    # Claim first (one ETag-checked write): a double click publishes once.
+    if not await p.dead_letters.mark_replayed(letter.id, web.clock()):
+        raise HTTPException(409, "This message was replayed already.")
+    try:
+        await p.publisher.publish(letter.pubsub or web.settings.pubsub, letter.topic, letter.data)
+    except Exception:
+        await p.dead_letters.unmark_replayed(letter.id)
+        raise
     log.info("dead letter replayed", extra={"message_id": letter.id, "topic": letter.topic})
 
 

@@ -91,12 +91,17 @@ class FakeCatalog:
         self.down.check()
         return self.products.get(product_id)
 
-    async def update_product(self, updated: Product) -> Product:
+    async def update_product(self, updated: Product, stock_seen: int) -> Product:
+        """Like the catalog: the stock changes by what the admin typed minus what they saw."""
         self.down.check()
         if self.reject is not None:
             raise self.reject
-        self.products[updated.id] = updated
-        return updated
+        stock = self.products[updated.id].stock + updated.stock - stock_seen
+        if stock < 0:
+            raise RejectedError("stock", f"setting it to {updated.stock} would leave {stock}")
+        saved = replace(updated, stock=stock)
+        self.products[updated.id] = saved
+        return saved
 
 
 class FakeCart:
@@ -221,8 +226,10 @@ class FakeNotifications:
 @dataclass
 class FakePublisher:
     published: list[tuple[str, str, str]] = field(default_factory=list)
+    down: Down = field(default_factory=lambda: Down("pubsub"))
 
     async def publish(self, pubsub: str, topic: str, data: str) -> None:
+        self.down.check()
         self.published.append((pubsub, topic, data))
 
 
@@ -242,9 +249,18 @@ class FakeDeadLetters:
     async def get(self, letter_id: str) -> DeadLetter | None:
         return next((x for x in self.letters if x.id == letter_id), None)
 
-    async def mark_replayed(self, letter_id: str, at: datetime) -> None:
+    async def mark_replayed(self, letter_id: str, at: datetime) -> bool:
+        letter = await self.get(letter_id)
+        if letter is None or letter.replayed_at is not None:
+            return False
         self.letters = [
             replace(x, replayed_at=at) if x.id == letter_id else x for x in self.letters
+        ]
+        return True
+
+    async def unmark_replayed(self, letter_id: str) -> None:
+        self.letters = [
+            replace(x, replayed_at=None) if x.id == letter_id else x for x in self.letters
         ]
 
 

@@ -6,6 +6,7 @@ import json
 import logging
 import subprocess
 import sys
+from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -228,6 +229,7 @@ def edit_form(**overrides: str) -> dict[str, str]:
         "price": "24.50",
         "currency": "USD",
         "stock": "35",
+        "stock_seen": "40",
         "picture": "sunglasses",
     }
     form.update(overrides)
@@ -288,6 +290,47 @@ def test_an_edit_the_catalog_refuses_names_the_field(admin: TestClient, fakes: F
     response = admin.post("/admin/catalog/OLJCESPC7Z", data=edit_form())
     assert response.status_code == 422
     assert "price: Input should be less than 100000" in response.text
+
+
+def test_the_edit_form_carries_the_stock_it_shows(admin: TestClient) -> None:
+    page = admin.get("/admin/catalog/OLJCESPC7Z").text
+    assert '<input type="hidden" name="stock_seen" value="40">' in page
+
+
+def test_editing_only_the_price_keeps_the_units_an_order_took_meanwhile(
+    admin: TestClient, fakes: Fakes
+) -> None:
+    admin.get("/admin/catalog/OLJCESPC7Z")  # the form shows 40
+    shown = fakes.catalog.products["OLJCESPC7Z"]
+    fakes.catalog.products["OLJCESPC7Z"] = replace(shown, stock=37)  # an order holds 3
+    response = admin.post("/admin/catalog/OLJCESPC7Z", data=edit_form(stock="40", price="21.00"))
+    assert response.status_code == 303
+    saved = fakes.catalog.products["OLJCESPC7Z"]
+    assert (saved.stock, saved.price.amount) == (37, Decimal("21.00"))
+
+
+def test_a_stock_edit_is_a_change_from_the_stock_the_form_showed(
+    admin: TestClient, fakes: Fakes
+) -> None:
+    admin.post("/admin/catalog/OLJCESPC7Z", data=edit_form(stock="45", stock_seen="40"))
+    assert fakes.catalog.products["OLJCESPC7Z"].stock == 45
+
+
+def test_an_edit_the_catalog_refuses_as_negative_stock_shows_the_form_again_saying_so(
+    admin: TestClient, fakes: Fakes
+) -> None:
+    response = admin.post("/admin/catalog/OLJCESPC7Z", data=edit_form(stock="0", stock_seen="50"))
+    assert response.status_code == 422
+    assert "stock: setting it to 0 would leave -10" in response.text
+    assert 'name="stock_seen" value="50"' in response.text
+    assert fakes.catalog.products["OLJCESPC7Z"].stock == 40
+
+
+def test_an_edit_without_the_stock_it_showed_is_refused(admin: TestClient, fakes: Fakes) -> None:
+    response = admin.post("/admin/catalog/OLJCESPC7Z", data=edit_form(stock_seen=""))
+    assert response.status_code == 422
+    assert "stock_seen: is required" in response.text
+    assert fakes.catalog.products["OLJCESPC7Z"].name == "Sunglasses"
 
 
 def test_editing_an_unknown_product_is_a_404(admin: TestClient) -> None:
@@ -416,6 +459,86 @@ def test_a_letter_that_does_not_name_its_topic_cannot_be_replayed(
     assert "not replayable" in admin.get("/admin/dead-letters").text
     assert admin.post("/admin/dead-letters/m-2/replay").status_code == 409
     assert fakes.publisher.published == []
+
+
+def test_a_double_click_on_replay_publishes_once(admin: TestClient, fakes: Fakes) -> None:
+    admin.post("/events/dead-letters", json=dead_letter_event())
+    assert admin.post("/admin/dead-letters/m-1/replay").status_code == 303
+    second = admin.post("/admin/dead-letters/m-1/replay")
+    assert second.status_code == 409
+    assert "replayed already" in second.text
+    assert len(fakes.publisher.published) == 1
+    page = admin.get("/admin/dead-letters").text
+    assert 'action="/admin/dead-letters/m-1/replay"' not in page
+
+
+def test_a_replay_whose_publish_fails_can_be_tried_again(admin: TestClient, fakes: Fakes) -> None:
+    admin.post("/events/dead-letters", json=dead_letter_event())
+    fakes.publisher.down.failing = True
+    assert admin.post("/admin/dead-letters/m-1/replay").status_code == 503
+    assert fakes.dead_letters.letters[0].replayed_at is None
+    fakes.publisher.down.failing = False
+    assert admin.post("/admin/dead-letters/m-1/replay").status_code == 303
+    assert len(fakes.publisher.published) == 1
+
+
+def test_a_letter_from_a_topic_the_shop_does_not_publish_is_not_replayed(
+    admin: TestClient, fakes: Fakes
+) -> None:
+    admin.post("/events/dead-letters", json=dead_letter_event(topic="admin-commands"))
+    assert "not replayable" in admin.get("/admin/dead-letters").text
+    response = admin.post("/admin/dead-letters/m-1/replay")
+    assert response.status_code == 409
+    assert "not a topic the shop publishes" in response.text
+    assert fakes.publisher.published == []
+
+
+def test_the_topics_a_letter_may_be_replayed_to_come_from_the_settings(fakes: Fakes) -> None:
+    settings = make_settings(WEB_REPLAY_TOPICS="order-placed, stock-reserved")
+    assert settings.replay_topics == ("order-placed", "stock-reserved")
+    assert "payment-requested" in make_settings().replay_topics
+    assert "dead-letters" not in make_settings().replay_topics
+
+
+def test_a_card_token_is_redacted_before_the_letter_is_kept(
+    client: TestClient, fakes: Fakes
+) -> None:
+    event = dead_letter_event(topic="payment-requested")
+    event["data"] = {"order_id": "o-1", "card_token": "tok_live_42", "meta": [{"Api-Key": "k"}]}
+    client.post("/events/dead-letters", json=event)
+    (letter,) = fakes.dead_letters.letters
+    assert "tok_live_42" not in letter.data
+    assert json.loads(letter.data) == {
+        "order_id": "o-1",
+        "card_token": "[redacted]",
+        "meta": [{"Api-Key": "[redacted]"}],
+    }
+    assert letter.redacted
+
+
+def test_a_letter_with_a_redacted_secret_is_shown_but_not_replayed(
+    admin: TestClient, fakes: Fakes
+) -> None:
+    event = dead_letter_event(topic="payment-requested")
+    event["data"] = {"order_id": "o-1", "card_token": "tok_live_42"}
+    admin.post("/events/dead-letters", json=event)
+    page = admin.get("/admin/dead-letters").text
+    assert "tok_live_42" not in page
+    assert "[redacted]" in page
+    response = admin.post("/admin/dead-letters/m-1/replay")
+    assert response.status_code == 409
+    assert "card token" in response.text
+    assert fakes.publisher.published == []
+
+
+def test_a_letter_kept_before_redaction_is_shown_without_its_card_token(
+    admin: TestClient, fakes: Fakes
+) -> None:
+    data = json.dumps({"order_id": "o-1", "card_token": "tok_old_7"})
+    fakes.dead_letters.letters = [
+        DeadLetter("m-3", "payment-requested", "pubsub", "", "", data, TODAY)
+    ]
+    assert "tok_old_7" not in admin.get("/admin/dead-letters").text
 
 
 def test_replaying_an_unknown_letter_is_a_404(admin: TestClient) -> None:
