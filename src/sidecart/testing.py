@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from sidecart.errors import SidecartError
 from sidecart.launcher import Stack, StackOptions
 from sidecart.profiles import ENV_VAR as PROFILE_ENV
 
@@ -102,14 +103,45 @@ def running_stack(
         observability=observability,
         profile=profile if profile is not None else os.environ.get(PROFILE_ENV) or None,
     )
-    stack = Stack(options)
-    _live.append(stack)
+    stack = _start_with_fresh_ports(options)
     try:
-        stack.start()
         yield RunningStack(stack, options.log_dir)
     finally:
         stack.stop()
         _live.remove(stack)
+
+
+# A free port is only free until someone binds it: another test run on the machine can take one
+# between the harness picking it and daprd or a server binding it. Those starts are retried with
+# new ports; any other failure is the test's to report.
+_LOST_PORT_RACE = ("address already in use", "could not listen", "failed to bind")
+_START_ATTEMPTS = 3
+
+
+def _start_with_fresh_ports(options: StackOptions) -> Stack:
+    attempt = 1
+    while True:
+        stack = Stack(options)
+        _live.append(stack)
+        try:
+            stack.start()
+        except SidecartError:
+            _live.remove(stack)
+            if attempt >= _START_ATTEMPTS or not _lost_port_race(stack):
+                raise
+            attempt += 1
+        else:
+            return stack
+
+
+def _lost_port_race(stack: Stack) -> bool:
+    """Whether a process of the failed start said it could not bind its port."""
+    return any(
+        marker in line.lower()
+        for proc in stack.processes
+        for line in proc.tail(40)
+        for marker in _LOST_PORT_RACE
+    )
 
 
 T = TypeVar("T")
