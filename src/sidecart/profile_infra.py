@@ -217,6 +217,13 @@ def _rabbitmq_argv(port: int, data: Path) -> list[str]:
 # --- NATS JetStream -------------------------------------------------------------------------
 
 JETSTREAM_STREAM = "SIDECART"
+# JetStream drops a message whose Nats-MsgId (the component sets the CloudEvent id) was already
+# stored in the stream within its duplicate window (2 minutes by default). Dapr's outbox publishes
+# the internal `<appID><topic>outbox` message and then, about a second later (after checking the
+# state), the real event with the *same* CloudEvent id into the same stream: with the default
+# window JetStream acks the real `order-placed` as a duplicate and never stores it. Keep the
+# window well under the outbox's one-second delay so only quick retries are still deduplicated.
+JETSTREAM_DUPLICATE_WINDOW_NS = 200_000_000
 
 
 def _nats_argv(port: int, data: Path) -> list[str]:
@@ -259,13 +266,22 @@ def _jetstream_ready(port: int) -> Callable[[], bool]:
     def probe() -> bool:
         if not is_open():
             return False
-        config = {"name": JETSTREAM_STREAM, "subjects": ["*"], "storage": "file"}
+        config = {
+            "name": JETSTREAM_STREAM,
+            "subjects": ["*"],
+            "storage": "file",
+            "duplicate_window": JETSTREAM_DUPLICATE_WINDOW_NS,
+        }
         try:
             answer = nats_request(port, f"$JS.API.STREAM.CREATE.{JETSTREAM_STREAM}", config)
+            error = answer.get("error") if isinstance(answer, dict) else None
+            if error is not None and "already in use" in str(error.get("description", "")):
+                # A stream kept from an earlier run: bring it to this configuration.
+                answer = nats_request(port, f"$JS.API.STREAM.UPDATE.{JETSTREAM_STREAM}", config)
+                error = answer.get("error") if isinstance(answer, dict) else None
         except (OSError, SidecartError, ValueError):
             return False
-        error = answer.get("error") if isinstance(answer, dict) else None
-        return error is None or "already in use" in str(error.get("description", ""))
+        return error is None
 
     return probe
 
