@@ -28,7 +28,7 @@ from services.cart.schemas import (
     SetQuantityModel,
 )
 from services.cart.settings import CartSettings
-from sidecart.service import metrics, pubsub
+from sidecart.service import failures, metrics, pubsub
 from sidecart.service.observability import instrument, shutdown_tracing
 
 log = logging.getLogger("cart")
@@ -104,11 +104,7 @@ def create_app(settings: CartSettings, make_ports: PortsFactory = dapr_ports) ->
     @app.exception_handler(domain.DependencyUnavailableError)
     async def unavailable(_: Request, exc: domain.DependencyUnavailableError) -> JSONResponse:
         log.warning("a dependency of the cart failed", extra={"error": str(exc)})
-        return JSONResponse(
-            {"detail": "the cart is unavailable right now; try again"},
-            status_code=503,
-            headers={"Retry-After": "1"},
-        )
+        return failures.unavailable("the cart is unavailable right now; try again")
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:

@@ -25,7 +25,7 @@ from services.notification.schemas import (
     OrderConfirmedIn,
 )
 from services.notification.settings import NotificationSettings
-from sidecart.service import pubsub
+from sidecart.service import failures, pubsub
 from sidecart.service.observability import instrument, shutdown_tracing
 
 log = logging.getLogger("notification")
@@ -97,11 +97,7 @@ def create_app(
     @app.exception_handler(domain.DependencyUnavailableError)
     async def unavailable(_: Request, exc: domain.DependencyUnavailableError) -> JSONResponse:
         log.warning("a dependency of notification failed", extra={"error": str(exc)})
-        return JSONResponse(
-            {"detail": "notifications are unavailable right now; try again"},
-            status_code=503,
-            headers={"Retry-After": "1"},
-        )
+        return failures.unavailable("notifications are unavailable right now; try again")
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:

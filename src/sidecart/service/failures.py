@@ -24,12 +24,17 @@ UNAVAILABLE = "the service's state store or sidecar is unavailable; try again sh
 CONFLICT = "the data kept changing under this request; try again"
 
 
+def unavailable(detail: str = UNAVAILABLE) -> JSONResponse:
+    """The one shape of a 503 in every service: a reason, and when to try again."""
+    return JSONResponse({"detail": detail}, status_code=503, headers={"Retry-After": "1"})
+
+
 async def _unavailable(request: Request, exc: Exception) -> JSONResponse:
     log.error(
         "state or sidecar unavailable",
         extra={"path": request.url.path, "error_type": type(exc).__name__, "error": str(exc)},
     )
-    return JSONResponse({"detail": UNAVAILABLE}, status_code=503, headers={"Retry-After": "1"})
+    return unavailable()
 
 
 async def _conflict(request: Request, exc: Exception) -> JSONResponse:
