@@ -14,6 +14,7 @@ from datetime import timedelta
 from typing import Annotated, Protocol
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
 
 from services.ordering import domain
 from services.ordering.dapr_adapters import (
@@ -24,6 +25,7 @@ from services.ordering.dapr_adapters import (
 )
 from services.ordering.ports import Ports
 from services.ordering.schemas import (
+    CURSOR_PATTERN,
     Identifier,
     OrderModel,
     PaymentFailedIn,
@@ -31,6 +33,8 @@ from services.ordering.schemas import (
     PlaceOrderRequest,
     StockRejectedIn,
     StockReservedIn,
+    cursor_text,
+    parse_cursor,
 )
 from services.ordering.settings import OrderingSettings
 from sidecart.service import metrics, pubsub
@@ -38,6 +42,17 @@ from sidecart.service.observability import instrument, shutdown_tracing
 from sidecart.service.spans import current_trace_id
 
 log = logging.getLogger("ordering")
+
+
+def _cursor(before: str | None) -> domain.Listed | None:
+    """The `before` query parameter, or a 422 in FastAPI's shape naming it."""
+    if before is None:
+        return None
+    try:
+        return parse_cursor(before)
+    except ValueError as exc:
+        error = {"type": "value_error", "loc": ("query", "before"), "msg": str(exc)}
+        raise RequestValidationError([error]) from exc
 
 
 def _ports(request: Request) -> Ports:
@@ -180,13 +195,24 @@ def create_app(settings: OrderingSettings, make_ports: PortsFactory = dapr_ports
 
     @app.get("/orders")
     async def list_orders(
-        p: PortsDep, shopper_id: Annotated[Identifier | None, Query()] = None
+        request: Request,
+        response: Response,
+        p: PortsDep,
+        shopper_id: Annotated[Identifier | None, Query()] = None,
+        limit: Annotated[int, Query(ge=1, le=domain.MAX_PAGE_SIZE)] = domain.DEFAULT_PAGE_SIZE,
+        before: Annotated[str | None, Query(pattern=CURSOR_PATTERN)] = None,
     ) -> list[OrderModel]:
-        """A shopper's history with `shopper_id`, else every order (admin); newest first."""
+        """One page, newest first: of a shopper's history with `shopper_id`, else of the recent
+        orders (admin). When older orders are listed, `Link: <?...&before=...>; rel="next"`
+        (RFC 8288, relative to this request) asks for the next page; the body stays a list."""
+        page_request = domain.PageRequest(limit, _cursor(before))
         if shopper_id is not None:
-            orders = await domain.order_history(p, shopper_id)
+            page = await domain.order_history(p, shopper_id, page_request)
         else:
-            orders = await domain.all_orders(p)
-        return [OrderModel.of(o) for o in orders]
+            page = await domain.recent_orders(p, page_request)
+        if page.next is not None:
+            query = request.url.include_query_params(before=cursor_text(page.next)).query
+            response.headers["link"] = f'<?{query}>; rel="next"'
+        return [OrderModel.of(o) for o in page.orders]
 
     return app

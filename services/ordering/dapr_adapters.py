@@ -3,8 +3,15 @@
 Keys in `orderstore` (Dapr prefixes them with the app id):
     order:{id}                   the order (StoredOrder JSON)
     request:{request_id}         which order a checkout request places (first write wins)
-    shopper-orders:{shopper_id}  the shopper's order ids, oldest first
-    order-ids                    every order id, oldest first
+    shopper-index:{shopper_id}   the shopper's newest orders, newest first, at most
+                                 ORDERING_SHOPPER_ORDERS_CAP entries of (order id, placed_at)
+    recent-orders                the shop's newest orders, the same way, at most
+                                 ORDERING_RECENT_ORDERS_CAP entries
+
+Each index is one value rewritten (ETag-checked, re-run on a concurrent write) by every
+checkout that lands in it, so it is bounded: the oldest entries are dropped. Earlier versions
+kept every order id, unbounded, under `order-ids` and `shopper-orders:{shopper_id}`; nothing
+reads those keys any more.
 
 The outbox transaction
 ----------------------
@@ -52,16 +59,18 @@ from pydantic import ValidationError
 from services.ordering.domain import (
     CatalogProduct,
     Claim,
+    Listed,
     Message,
     MessageKind,
     Order,
     OrderNotFoundError,
+    with_listed,
 )
 from services.ordering.events import event_for
 from services.ordering.ports import Ports
 from services.ordering.schemas import (
     ClaimModel,
-    OrderIdsModel,
+    OrderIndexModel,
     PaymentFailedIn,
     PaymentSucceededIn,
     ProductIn,
@@ -75,7 +84,7 @@ from sidecart.service.dapr import connect_client
 
 log = logging.getLogger("ordering.dapr")
 
-GLOBAL_INDEX = "order-ids"
+RECENT_INDEX = "recent-orders"
 PROJECTION = "outbox.projection"
 CONTENT_TYPE = "contentType"
 TTL = "ttlInSeconds"
@@ -90,8 +99,8 @@ def request_key(request_id: str) -> str:
     return f"request:{request_id}"
 
 
-def shopper_key(shopper_id: str) -> str:
-    return f"shopper-orders:{shopper_id}"
+def shopper_index_key(shopper_id: str) -> str:
+    return f"shopper-index:{shopper_id}"
 
 
 def current_traceparent() -> str | None:
@@ -229,16 +238,6 @@ class DaprRequestClaims:
             )
 
 
-def _add_id(order_id: str) -> state.Change:
-    def change(raw: bytes | None) -> str | None:
-        ids = OrderIdsModel.model_validate_json(raw).ids if raw else []
-        if order_id in ids:
-            return None
-        return OrderIdsModel(ids=[*ids, order_id]).model_dump_json()
-
-    return change
-
-
 class DaprOrderRepository:
     def __init__(self, client: DaprClient, store: str) -> None:
         self._client = client
@@ -264,26 +263,58 @@ class DaprOrderRepository:
             raise OrderNotFoundError(order_id)
         return StoredOrder.model_validate_json(raw).to_domain()
 
-    async def index(self, order: Order) -> None:
-        await state.update(
-            self._client, self._store, shopper_key(order.shopper_id), _add_id(order.id)
-        )
-        await state.update(self._client, self._store, GLOBAL_INDEX, _add_id(order.id))
-
-    async def _listed(self, index_key: str) -> list[Order]:
-        raw = (await state.read(self._client, self._store, index_key)).data
-        ids = OrderIdsModel.model_validate_json(raw).ids if raw else []
-        if not ids:
+    async def get_many(self, order_ids: Sequence[str]) -> list[Order]:
+        if not order_ids:
             return []
-        items = (await self._client.get_bulk_state(self._store, [order_key(i) for i in ids])).items
-        # An id whose order is not saved yet (being placed, or its placement failed) is skipped.
-        return [StoredOrder.model_validate_json(i.data).to_domain() for i in items if i.data]
+        keys = [order_key(i) for i in order_ids]
+        try:
+            items = (await self._client.get_bulk_state(self._store, keys)).items
+        except state.SDK_ERRORS as exc:
+            raise state.StateUnavailableError(
+                f"reading {len(keys)} orders from {self._store!r} failed: {exc}"
+            ) from exc
+        # The bulk answer's order is the store's; the caller's (newest first) is kept.
+        found = {i.key: i.data for i in items if i.data}
+        return [
+            StoredOrder.model_validate_json(found[key]).to_domain() for key in keys if key in found
+        ]
 
-    async def for_shopper(self, shopper_id: str) -> list[Order]:
-        return await self._listed(shopper_key(shopper_id))
 
-    async def all(self) -> list[Order]:
-        return await self._listed(GLOBAL_INDEX)
+def _adding(entry: Listed, cap: int) -> state.Change:
+    def change(raw: bytes | None) -> str | None:
+        index = OrderIndexModel.model_validate_json(raw).to_domain() if raw else []
+        kept = with_listed(index, entry, cap)
+        return None if kept is None else OrderIndexModel.of(kept).model_dump_json()
+
+    return change
+
+
+class DaprOrderIndexes:
+    """The recent orders and each shopper's, one bounded `orderstore` key each."""
+
+    def __init__(self, client: DaprClient, store: str, recent_cap: int, shopper_cap: int) -> None:
+        self._client = client
+        self._store = store
+        self._recent_cap = recent_cap
+        self._shopper_cap = shopper_cap
+
+    async def add(self, order: Order) -> None:
+        entry = Listed.of(order)
+        shopper = shopper_index_key(order.shopper_id)
+        await state.update(self._client, self._store, shopper, _adding(entry, self._shopper_cap))
+        await state.update(
+            self._client, self._store, RECENT_INDEX, _adding(entry, self._recent_cap)
+        )
+
+    async def _read(self, key: str) -> list[Listed]:
+        raw = (await state.read(self._client, self._store, key)).data
+        return OrderIndexModel.model_validate_json(raw).to_domain() if raw else []
+
+    async def recent(self) -> list[Listed]:
+        return await self._read(RECENT_INDEX)
+
+    async def of_shopper(self, shopper_id: str) -> list[Listed]:
+        return await self._read(shopper_index_key(shopper_id))
 
 
 # --- the catalog, events, the clock ---------------------------------------------------------
@@ -363,6 +394,12 @@ async def dapr_ports(settings: OrderingSettings) -> AsyncIterator[Ports]:
         yield Ports(
             requests=DaprRequestClaims(client, settings.orderstore),
             orders=DaprOrderRepository(client, settings.orderstore),
+            indexes=DaprOrderIndexes(
+                client,
+                settings.orderstore,
+                recent_cap=settings.recent_orders_cap,
+                shopper_cap=settings.shopper_orders_cap,
+            ),
             catalog=DaprCatalogGateway(Sidecar(client, http, settings)),
             events=DaprOrderEvents(client, settings),
             clock=SystemClock(),

@@ -394,7 +394,7 @@ async def _price_and_save(ports: Ports, command: PlaceOrder, claim: Claim) -> Or
         order = new_order(claim.order_id, command, found, ports.clock.now())
         # Indexed first: a listing skips ids whose order is not saved yet, so an order that is
         # saved can never be missing from the listings, whatever crashes in between.
-        await ports.orders.index(order)
+        await ports.indexes.add(order)
     except Exception:
         # Nothing was published: free the request id, so the same checkout can be retried now.
         await ports.requests.release(claim)
@@ -473,13 +473,91 @@ async def get_order(ports: Ports, order_id: str) -> Order:
     return order
 
 
-def newest_first(orders: Sequence[Order]) -> list[Order]:
-    return sorted(orders, key=lambda o: (o.placed_at, o.id), reverse=True)
+# --- listings: bounded indexes, read one page at a time ------------------------------------
+#
+# A listing is an index of (placed_at, order id) entries kept newest first. Every checkout
+# rewrites the indexes it lands in, so each one is kept at a cap: its size is what a checkout
+# (and each of its retries under contention) writes, and it must not grow with the shop's age.
+# The oldest entries leave first; their orders stay readable by id.
 
 
-async def order_history(ports: Ports, shopper_id: str) -> list[Order]:
-    return newest_first(await ports.orders.for_shopper(shopper_id))
+DEFAULT_PAGE_SIZE = 20
+MAX_PAGE_SIZE = 100
 
 
-async def all_orders(ports: Ports) -> list[Order]:
-    return newest_first(await ports.orders.all())
+@dataclass(frozen=True, order=True)
+class Listed:
+    """An order's place in a listing. The key never changes once the order is placed, so a
+    page that continues below one entry (a cursor) is not shifted by orders placed since."""
+
+    placed_at: datetime
+    order_id: str
+
+    @classmethod
+    def of(cls, order: Order) -> Listed:
+        return cls(order.placed_at, order.id)
+
+
+@dataclass(frozen=True)
+class PageRequest:
+    limit: int = DEFAULT_PAGE_SIZE
+    before: Listed | None = None
+    """Only entries older than this one: the `next` of the page read before."""
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.limit <= MAX_PAGE_SIZE:
+            raise ValueError(f"a page holds 1 to {MAX_PAGE_SIZE} orders, not {self.limit}")
+
+
+FIRST_PAGE = PageRequest()
+
+
+@dataclass(frozen=True)
+class OrderPage:
+    orders: tuple[Order, ...]
+    next: Listed | None = None
+    """Where the next, older page starts; None when nothing older is listed."""
+
+
+def with_listed(index: Sequence[Listed], entry: Listed, cap: int) -> tuple[Listed, ...] | None:
+    """`index` with `entry` in its place, newest first, cut to its `cap` newest entries.
+
+    None when that changes nothing: the entry is listed already, or is older than every entry
+    of a full index. An order listed under another time (placed again after its claim was
+    taken over) keeps one entry, the new one.
+    """
+    if cap < 1:
+        raise ValueError(f"an index keeps at least one entry, not {cap}")
+    others = [e for e in index if e.order_id != entry.order_id]
+    kept = tuple(sorted([*others, entry], reverse=True)[:cap])
+    return None if kept == tuple(index) else kept
+
+
+def page_of(
+    index: Sequence[Listed], request: PageRequest
+) -> tuple[tuple[Listed, ...], Listed | None]:
+    """The entries of one page, newest first, and where the next page starts (None: none)."""
+    before = request.before
+    older = sorted((e for e in index if before is None or e < before), reverse=True)
+    page = tuple(older[: request.limit])
+    return page, (page[-1] if len(older) > request.limit else None)
+
+
+async def _read_page(ports: Ports, index: Sequence[Listed], request: PageRequest) -> OrderPage:
+    entries, after = page_of(index, request)
+    # An entry whose order is not saved (being placed, or its placement failed) is left out:
+    # the page is shorter, and `next` still continues below it, so no order is skipped.
+    orders = await ports.orders.get_many([e.order_id for e in entries])
+    return OrderPage(tuple(orders), after)
+
+
+async def order_history(
+    ports: Ports, shopper_id: str, request: PageRequest = FIRST_PAGE
+) -> OrderPage:
+    """One page of the shopper's history, newest first; it keeps the shopper's newest orders."""
+    return await _read_page(ports, await ports.indexes.of_shopper(shopper_id), request)
+
+
+async def recent_orders(ports: Ports, request: PageRequest = FIRST_PAGE) -> OrderPage:
+    """One page of the shop's recent orders, newest first (the admin's list)."""
+    return await _read_page(ports, await ports.indexes.recent(), request)

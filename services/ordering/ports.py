@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from services.ordering.domain import CatalogProduct, Claim, Message, Order
+    from services.ordering.domain import CatalogProduct, Claim, Listed, Message, Order
 
 
 class RequestClaims(Protocol):
@@ -38,13 +38,25 @@ class OrderRepository(Protocol):
         order as saved. `change` returns None to leave the order as it is."""
         ...
 
-    async def index(self, order: Order) -> None:
-        """List the order in its shopper's history and in the global list (idempotent)."""
+    async def get_many(self, order_ids: Sequence[str]) -> list[Order]:
+        """The saved orders among `order_ids`, in that order; an id not saved is left out."""
         ...
 
-    async def for_shopper(self, shopper_id: str) -> list[Order]: ...
 
-    async def all(self) -> list[Order]: ...
+class OrderIndexes(Protocol):
+    """The listings: the recent orders and each shopper's, each one bounded index.
+
+    An index is kept newest first (by `Listed`) at its cap, the oldest entries dropped, and is
+    written under optimistic concurrency (re-run on a concurrent write).
+    """
+
+    async def add(self, order: Order) -> None:
+        """List the order in its shopper's index and in the recent orders (idempotent)."""
+        ...
+
+    async def recent(self) -> list[Listed]: ...
+
+    async def of_shopper(self, shopper_id: str) -> list[Listed]: ...
 
 
 class CatalogGateway(Protocol):
@@ -69,6 +81,7 @@ class Ports:
 
     requests: RequestClaims
     orders: OrderRepository
+    indexes: OrderIndexes
     catalog: CatalogGateway
     events: OrderEvents
     clock: Clock

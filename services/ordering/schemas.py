@@ -6,7 +6,9 @@ ordering uses and ignore the rest, so the producers can add fields without break
 
 from __future__ import annotations
 
-from datetime import datetime
+import re
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated
 
@@ -17,6 +19,7 @@ from services.ordering.domain import (
     CancelReason,
     CatalogProduct,
     LineRequest,
+    Listed,
     Message,
     MessageKind,
     Money,
@@ -231,8 +234,47 @@ class ClaimModel(BaseModel):
     claimed_at: datetime
 
 
-class OrderIdsModel(BaseModel):
-    ids: list[str] = []
+class ListedModel(BaseModel):
+    order_id: str
+    placed_at: datetime
+
+
+class OrderIndexModel(BaseModel):
+    """`recent-orders` and `shopper-index:{shopper_id}` in `orderstore`: newest first, capped."""
+
+    entries: list[ListedModel] = []
+
+    @classmethod
+    def of(cls, entries: Sequence[Listed]) -> OrderIndexModel:
+        return cls(
+            entries=[ListedModel(order_id=e.order_id, placed_at=e.placed_at) for e in entries]
+        )
+
+    def to_domain(self) -> list[Listed]:
+        return [Listed(e.placed_at, e.order_id) for e in self.entries]
+
+
+# A page cursor: the placed_at of the last order of a page (microseconds since the epoch, UTC)
+# and its id. Exact (no float, no time zone text to escape in a URL) and opaque to callers.
+CURSOR_PATTERN = r"^[0-9]{1,18}\.[A-Za-z0-9_-]{1,100}$"
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def cursor_text(listed: Listed) -> str:
+    return f"{(listed.placed_at - _EPOCH) // _MICROSECOND}.{listed.order_id}"
+
+
+def parse_cursor(text: str) -> Listed:
+    """The entry a cursor names; ValueError for text `cursor_text` never makes."""
+    if re.fullmatch(CURSOR_PATTERN, text) is None:
+        raise ValueError("not a cursor of this listing: use the one a page links to")
+    micros, order_id = text.split(".", 1)
+    try:
+        placed_at = _EPOCH + timedelta(microseconds=int(micros))
+    except OverflowError as exc:
+        raise ValueError("the cursor's time is out of range") from exc
+    return Listed(placed_at, order_id)
 
 
 # --- what ordering reads from other services ----------------------------------------------

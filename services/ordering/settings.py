@@ -1,4 +1,4 @@
-"""Ordering settings: its state and pub/sub components, the topics it uses, its timings."""
+"""Ordering settings: its state and pub/sub components, topics, timings and listing caps."""
 
 from pydantic import Field
 
@@ -28,4 +28,13 @@ class OrderingSettings(ServiceSettings):
     )
     claim_lease_seconds: float = Field(
         30.0, validation_alias="ORDERING_CLAIM_LEASE_SECONDS", gt=0, le=3600
+    )
+    # Every checkout rewrites both indexes it lands in (ETag-checked), so their size is the cost
+    # of a checkout and of each retry under contention: they are kept at these caps, the oldest
+    # orders leaving the listings first (they stay readable by id).
+    recent_orders_cap: int = Field(
+        500, validation_alias="ORDERING_RECENT_ORDERS_CAP", ge=1, le=10_000
+    )
+    shopper_orders_cap: int = Field(
+        200, validation_alias="ORDERING_SHOPPER_ORDERS_CAP", ge=1, le=10_000
     )

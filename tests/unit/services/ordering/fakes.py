@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -12,11 +12,13 @@ from services.ordering.domain import (
     CatalogProduct,
     Claim,
     LineRequest,
+    Listed,
     Message,
     Money,
     Order,
     OrderNotFoundError,
     PlaceOrder,
+    with_listed,
 )
 from services.ordering.ports import Ports
 
@@ -75,7 +77,6 @@ class FakeOrders:
         self.orders: dict[str, Order] = {}
         self.placed: list[Order] = []
         """Every outbox transaction: the order saved, and its OrderPlaced published with it."""
-        self.indexed: list[str] = []
         self.writes = 0
 
     async def get(self, order_id: str) -> Order | None:
@@ -95,19 +96,36 @@ class FakeOrders:
             self.writes += 1
         return self.orders[order_id]
 
-    async def index(self, order: Order) -> None:
-        if order.id not in self.indexed:
-            self.indexed.append(order.id)
+    async def get_many(self, order_ids: Sequence[str]) -> list[Order]:
+        return [self.orders[i] for i in order_ids if i in self.orders]
 
-    async def for_shopper(self, shopper_id: str) -> list[Order]:
-        return [
-            self.orders[i]
-            for i in self.indexed
-            if i in self.orders and self.orders[i].shopper_id == shopper_id
-        ]
 
-    async def all(self) -> list[Order]:
-        return [self.orders[i] for i in self.indexed if i in self.orders]
+class FakeIndexes:
+    """The listings kept by the domain's own rule (`with_listed`), at small caps."""
+
+    def __init__(self, recent_cap: int = 500, shopper_cap: int = 200) -> None:
+        self.recent_cap = recent_cap
+        self.shopper_cap = shopper_cap
+        self.recent_entries: tuple[Listed, ...] = ()
+        self.by_shopper: dict[str, tuple[Listed, ...]] = {}
+        self.writes = 0
+
+    async def add(self, order: Order) -> None:
+        entry = Listed.of(order)
+        mine = with_listed(self.by_shopper.get(order.shopper_id, ()), entry, self.shopper_cap)
+        if mine is not None:
+            self.by_shopper[order.shopper_id] = mine
+            self.writes += 1
+        recent = with_listed(self.recent_entries, entry, self.recent_cap)
+        if recent is not None:
+            self.recent_entries = recent
+            self.writes += 1
+
+    async def recent(self) -> list[Listed]:
+        return list(self.recent_entries)
+
+    async def of_shopper(self, shopper_id: str) -> list[Listed]:
+        return list(self.by_shopper.get(shopper_id, ()))
 
 
 class FakeCatalog:
@@ -139,13 +157,14 @@ class World:
 
     claims: FakeClaims = field(default_factory=FakeClaims)
     orders: FakeOrders = field(default_factory=FakeOrders)
+    indexes: FakeIndexes = field(default_factory=FakeIndexes)
     catalog: FakeCatalog = field(default_factory=FakeCatalog)
     events: FakeEvents = field(default_factory=FakeEvents)
     clock: FakeClock = field(default_factory=FakeClock)
 
     @property
     def ports(self) -> Ports:
-        return Ports(self.claims, self.orders, self.catalog, self.events, self.clock)
+        return Ports(self.claims, self.orders, self.indexes, self.catalog, self.events, self.clock)
 
 
 def usd(amount: str) -> Money:

@@ -52,12 +52,12 @@ async def test_the_order_and_its_order_placed_are_saved_in_one_outbox_transactio
     assert w.events.published == []  # nothing is published outside the transaction
 
 
-async def test_a_placed_order_is_listed_for_its_shopper_and_for_the_admin() -> None:
+async def test_a_placed_order_is_listed_for_its_shopper_and_in_the_recent_orders() -> None:
     w = world()
     order = (await domain.place_order(w.ports, command())).order
-    assert await domain.order_history(w.ports, "alice") == [order]
-    assert await domain.order_history(w.ports, "bob") == []
-    assert await domain.all_orders(w.ports) == [order]
+    assert (await domain.order_history(w.ports, "alice")).orders == (order,)
+    assert (await domain.order_history(w.ports, "bob")).orders == ()
+    assert (await domain.recent_orders(w.ports)).orders == (order,)
 
 
 async def test_a_repeated_request_returns_the_first_order_and_places_nothing_more() -> None:
@@ -100,6 +100,17 @@ async def test_a_claim_abandoned_past_its_lease_is_taken_over_and_its_order_plac
     assert placement.created
     assert placement.order.id == "order-1"  # the id the dead request had claimed
     assert w.orders.placed == [placement.order]
+
+
+async def test_an_order_placed_again_after_a_take_over_is_listed_once_at_its_new_time() -> None:
+    w = world()
+    dead = T0 - timedelta(minutes=5)
+    await w.claims.claim("req-1", "order-1", dead)
+    # The dead request had indexed its order before it died, under its own time.
+    await w.indexes.add(domain.new_order("order-1", command(), [MUG, JAR], dead))
+    placement = await domain.place_order(w.ports, command())
+    assert await w.indexes.recent() == [domain.Listed(T0, "order-1")]
+    assert (await domain.order_history(w.ports, "alice")).orders == (placement.order,)
 
 
 async def test_an_unknown_product_is_refused_and_frees_the_request_id_for_a_retry() -> None:
@@ -332,15 +343,15 @@ async def test_the_full_happy_path_ends_confirmed_owing_nothing() -> None:
     assert w.events.kinds() == ["payment_requested", "order_confirmed"]
 
 
-async def test_a_shoppers_history_and_the_admin_list_are_newest_first() -> None:
+async def test_a_shoppers_history_and_the_recent_orders_are_newest_first() -> None:
     w = world()
     first = (await domain.place_order(w.ports, command("r1"))).order
     w.clock.current += timedelta(minutes=1)
     second = (await domain.place_order(w.ports, command("r2"))).order
     w.clock.current += timedelta(minutes=1)
     bobs = (await domain.place_order(w.ports, command("r3", shopper_id="bob"))).order
-    assert await domain.order_history(w.ports, "alice") == [second, first]
-    assert await domain.all_orders(w.ports) == [bobs, second, first]
+    assert (await domain.order_history(w.ports, "alice")).orders == (second, first)
+    assert (await domain.recent_orders(w.ports)).orders == (bobs, second, first)
 
 
 def test_a_new_order_keeps_the_trace_id_of_its_checkout() -> None:
@@ -369,3 +380,114 @@ async def test_a_claim_that_keeps_vanishing_is_polled_and_given_up_at_the_deadli
         await domain.place_order(w.ports, command(), timing)
     assert w.clock.current - T0 == timedelta(seconds=1)
     assert w.claims.attempts == 11
+
+
+# --- listings: bounded indexes, paged -------------------------------------------------------
+
+
+def listed(minute: int, order_id: str | None = None) -> domain.Listed:
+    return domain.Listed(T0 + timedelta(minutes=minute), order_id or f"o{minute}")
+
+
+async def place_at(w: World, minute: int, shopper_id: str = "alice") -> Order:
+    w.clock.current = T0 + timedelta(minutes=minute)
+    return (await domain.place_order(w.ports, command(f"r{minute}", shopper_id))).order
+
+
+def test_an_index_keeps_only_its_cap_newest_entries_and_drops_the_oldest() -> None:
+    index: tuple[domain.Listed, ...] = ()
+    for minute in range(10):
+        index = domain.with_listed(index, listed(minute), cap=3) or index
+        assert len(index) <= 3
+    assert index == (listed(9), listed(8), listed(7))
+
+
+def test_an_entry_lands_in_its_place_newest_first_whatever_order_they_come_in() -> None:
+    index = (listed(9), listed(5))
+    assert domain.with_listed(index, listed(7), cap=5) == (listed(9), listed(7), listed(5))
+
+
+def test_an_index_is_written_only_when_an_entry_changes_it() -> None:
+    full = (listed(9), listed(8), listed(7))
+    assert domain.with_listed(full, listed(8), cap=3) is None  # listed already
+    assert domain.with_listed(full, listed(1), cap=3) is None  # older than all it keeps
+
+
+def test_an_order_listed_again_under_a_new_time_keeps_one_entry_the_new_one() -> None:
+    index = (listed(9), listed(5, "taken-over"))
+    again = domain.with_listed(index, listed(12, "taken-over"), cap=5)
+    assert again == (listed(12, "taken-over"), listed(9))
+
+
+def test_an_index_refuses_a_cap_below_one() -> None:
+    with pytest.raises(ValueError, match="at least one"):
+        domain.with_listed((), listed(1), cap=0)
+
+
+async def test_the_recent_orders_stay_at_their_cap_however_many_are_placed() -> None:
+    w = world()
+    w.indexes.recent_cap = 3
+    placed = [await place_at(w, minute) for minute in range(8)]
+    assert len(await w.indexes.recent()) == 3
+    page = await domain.recent_orders(w.ports, domain.PageRequest(limit=100))
+    assert page.orders == tuple(reversed(placed[-3:]))
+    assert page.next is None
+    # Dropped from the listing, still an order: it is found by its id.
+    assert await domain.get_order(w.ports, placed[0].id) == placed[0]
+
+
+async def test_a_shoppers_history_stays_at_its_own_cap() -> None:
+    w = world()
+    w.indexes.shopper_cap = 2
+    placed = [await place_at(w, minute) for minute in range(4)]
+    history = await domain.order_history(w.ports, "alice", domain.PageRequest(limit=100))
+    assert history.orders == (placed[3], placed[2])
+    assert len((await domain.recent_orders(w.ports, domain.PageRequest(limit=100))).orders) == 4
+
+
+async def test_pages_follow_one_another_without_a_gap_or_a_repeat() -> None:
+    w = world()
+    placed = [await place_at(w, minute) for minute in range(5)]
+    pages: list[tuple[Order, ...]] = []
+    request = domain.PageRequest(limit=2)
+    while True:
+        page = await domain.recent_orders(w.ports, request)
+        pages.append(page.orders)
+        if page.next is None:
+            break
+        request = domain.PageRequest(limit=2, before=page.next)
+    assert [len(p) for p in pages] == [2, 2, 1]
+    assert [o for p in pages for o in p] == list(reversed(placed))
+
+
+async def test_an_order_placed_between_two_pages_does_not_shift_the_next_page() -> None:
+    w = world()
+    placed = [await place_at(w, minute) for minute in range(4)]
+    first = await domain.recent_orders(w.ports, domain.PageRequest(limit=2))
+    await place_at(w, 10)
+    second = await domain.recent_orders(w.ports, domain.PageRequest(limit=2, before=first.next))
+    assert second.orders == (placed[1], placed[0])
+
+
+async def test_a_listed_order_that_was_never_saved_shortens_its_page_and_skips_nothing() -> None:
+    w = world()
+    placed = [await place_at(w, minute) for minute in range(3)]
+    del w.orders.orders[placed[1].id]  # indexed, then its outbox transaction failed
+    first = await domain.recent_orders(w.ports, domain.PageRequest(limit=2))
+    assert first.orders == (placed[2],)
+    assert first.next is not None
+    rest = await domain.recent_orders(w.ports, domain.PageRequest(limit=2, before=first.next))
+    assert rest.orders == (placed[0],)
+
+
+async def test_the_last_page_says_there_is_nothing_older() -> None:
+    w = world()
+    await place_at(w, 1)
+    page = await domain.recent_orders(w.ports, domain.PageRequest(limit=1))
+    assert page.next is None
+
+
+@pytest.mark.parametrize("limit", [0, -1, 101])
+def test_a_page_holds_1_to_100_orders(limit: int) -> None:
+    with pytest.raises(ValueError, match="1 to 100"):
+        domain.PageRequest(limit=limit)

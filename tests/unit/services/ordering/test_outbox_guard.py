@@ -65,7 +65,7 @@ def test_a_json_content_type_on_a_stored_operation_is_refused() -> None:
 
 def test_a_second_stored_upsert_is_refused_since_each_upsert_is_published() -> None:
     stored, projection = operations()
-    index = TransactionalStateOperation(key="order-ids", data='{"ids": []}')
+    index = TransactionalStateOperation(key="recent-orders", data='{"entries": []}')
     with pytest.raises(OutboxGuardError, match="exactly one stored upsert, got 2"):
         check_outbox_transaction([stored, index, projection])
 
