@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 
+from sidecart import jetstream
 from sidecart.errors import SidecartError
 
 KINDS = {"Component", "Subscription", "Resiliency", "Configuration", "HTTPEndpoint"}
@@ -88,6 +89,8 @@ def load_resources(dirs: Iterable[Path]) -> list[Component]:
             except yaml.YAMLError as exc:
                 raise _yaml_error(path, exc) from exc
             for doc in docs:
+                if isinstance(doc, Mapping) and jetstream.is_stream_document(doc):
+                    continue  # NATS's own resources, read by sidecart.jetstream
                 if not isinstance(doc, Mapping) or doc.get("kind") not in KINDS:
                     kind = doc.get("kind") if isinstance(doc, Mapping) else None
                     raise SidecartError(

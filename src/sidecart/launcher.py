@@ -19,7 +19,7 @@ from typing import IO
 import yaml
 
 from sidecart import components as resources
-from sidecart import infra, observe, profile_infra, profiles, prometheus, runfile
+from sidecart import infra, jetstream, observe, profile_infra, profiles, prometheus, runfile
 from sidecart.errors import SidecartError
 from sidecart.paths import dapr_bin_dir
 from sidecart.procs import (
@@ -94,6 +94,8 @@ class Stack:
         self._needs = infra.needs(found, config)
         self._components = found
         profiles.check_capabilities(found)
+        self._streams = jetstream.load_streams(dirs)
+        profile_infra.check_streams(found, self._streams)
         self._needs = profile_infra.needs_for_run(found, self._needs, self.options.external_infra)
         if self.options.observability:
             self._needs.update(observe.needs())
@@ -206,6 +208,7 @@ class Stack:
             self._prepare_observability()
             self._start_infra()
             profile_infra.check_reachable(self._components, self.infra_ports)
+            profile_infra.provision(self._components, self._streams, self.infra_ports)
             _, mapping = self._write_effective_resources()
             for index, app in enumerate(self.apps):
                 self._start_app(index, app, mapping)

@@ -30,10 +30,9 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from sidecart import infra
+from sidecart import infra, jetstream
 from sidecart.components import Component
 from sidecart.errors import SidecartError
 from sidecart.procs import free_port, http_ok, port_owner, tcp_open
@@ -215,15 +214,8 @@ def _rabbitmq_argv(port: int, data: Path) -> list[str]:
 
 
 # --- NATS JetStream -------------------------------------------------------------------------
-
-JETSTREAM_STREAM = "SIDECART"
-# JetStream drops a message whose Nats-MsgId (the component sets the CloudEvent id) was already
-# stored in the stream within its duplicate window (2 minutes by default). Dapr's outbox publishes
-# the internal `<appID><topic>outbox` message and then, about a second later (after checking the
-# state), the real event with the *same* CloudEvent id into the same stream: with the default
-# window JetStream acks the real `order-placed` as a duplicate and never stores it. Keep the
-# window well under the outbox's one-second delay so only quick retries are still deduplicated.
-JETSTREAM_DUPLICATE_WINDOW_NS = 200_000_000
+# The streams themselves are declared beside the component (sidecart.jetstream) and applied
+# by `provision` once the server answers.
 
 
 def _nats_argv(port: int, data: Path) -> list[str]:
@@ -233,57 +225,8 @@ def _nats_argv(port: int, data: Path) -> list[str]:
     return [binary, "-a", "127.0.0.1", "-p", str(port), "-js", "-sd", str(data), "-n", "sidecart"]
 
 
-def nats_request(port: int, subject: str, payload: dict[str, Any], timeout: float = 5) -> Any:
-    """One request/reply over the NATS text protocol (enough for the JetStream API)."""
-    body = json.dumps(payload).encode()
-    inbox = f"_INBOX.sidecart{uuid.uuid4().hex}"
-    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
-        reader = sock.makefile("rb")
-        reader.readline()  # INFO {...}
-        sock.sendall(
-            b'CONNECT {"verbose":false,"pedantic":false,"headers":false}\r\n'
-            + f"SUB {inbox} 1\r\nPUB {subject} {inbox} {len(body)}\r\n".encode()
-            + body
-            + b"\r\n"
-        )
-        while True:
-            line = reader.readline().decode().strip()
-            if not line:
-                raise SidecartError(f"nats on 127.0.0.1:{port} closed the connection")
-            if line == "PING":
-                sock.sendall(b"PONG\r\n")
-            elif line.startswith("-ERR"):
-                raise SidecartError(f"nats on 127.0.0.1:{port}: {line}")
-            elif line.startswith("MSG "):
-                size = int(line.split()[-1])
-                return json.loads(reader.read(size + 2)[:size])
-
-
 def _jetstream_ready(port: int) -> Callable[[], bool]:
-    """Ready once the stream that carries every topic exists (Dapr does not create it)."""
-    is_open = tcp_open(port)
-
-    def probe() -> bool:
-        if not is_open():
-            return False
-        config = {
-            "name": JETSTREAM_STREAM,
-            "subjects": ["*"],
-            "storage": "file",
-            "duplicate_window": JETSTREAM_DUPLICATE_WINDOW_NS,
-        }
-        try:
-            answer = nats_request(port, f"$JS.API.STREAM.CREATE.{JETSTREAM_STREAM}", config)
-            error = answer.get("error") if isinstance(answer, dict) else None
-            if error is not None and "already in use" in str(error.get("description", "")):
-                # A stream kept from an earlier run: bring it to this configuration.
-                answer = nats_request(port, f"$JS.API.STREAM.UPDATE.{JETSTREAM_STREAM}", config)
-                error = answer.get("error") if isinstance(answer, dict) else None
-        except (OSError, SidecartError, ValueError):
-            return False
-        return error is None
-
-    return probe
+    return lambda: jetstream.jetstream_enabled(port)
 
 
 # --- PostgreSQL -----------------------------------------------------------------------------
@@ -627,3 +570,32 @@ def needs_for_run(
         return {**base, **needs(components)}
     theirs = {e[0] for e in map(endpoint_of, components) if e is not None}
     return {name: need for name, need in base.items() if name not in theirs}
+
+
+def check_streams(components: Iterable[Component], streams: Sequence[jetstream.Stream]) -> None:
+    """A JetStream component with no stream declared beside it would fail at the first publish."""
+    for component in components:
+        if component.type == "pubsub.jetstream" and not streams:
+            raise SidecartError(
+                f"{component.path}: component {component.name!r} ({component.type}) needs "
+                f"JetStream streams: declare them as {jetstream.API_VERSION} {jetstream.KIND} "
+                "resources in the same folder (see components/pubsub/jetstream/streams.yaml)"
+            )
+
+
+def provision(
+    components: Iterable[Component],
+    streams: Sequence[jetstream.Stream],
+    infra_ports: Mapping[str, int],
+) -> None:
+    """Apply the declared JetStream streams to every NATS server a component uses."""
+    done: set[int] = set()
+    for component in components:
+        endpoint = endpoint_of(component) if component.type == "pubsub.jetstream" else None
+        if endpoint is None:
+            continue
+        server, _, port = endpoint
+        port = infra_ports.get(server, port)
+        if port not in done:
+            jetstream.apply_streams(port, streams)
+            done.add(port)

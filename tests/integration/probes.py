@@ -20,7 +20,7 @@ import psycopg
 import redis
 from confluent_kafka import Consumer, KafkaError, TopicPartition
 
-from sidecart import profile_infra
+from sidecart import jetstream, profile_infra
 from sidecart.profiles import Profile
 from sidecart.testing import RunningStack
 
@@ -130,14 +130,8 @@ def rabbitmq_bindings(stack: RunningStack) -> set[tuple[str, str]]:
 
 
 def jetstream_count(stack: RunningStack, topic: str) -> int:
-    """Messages the SIDECART stream holds on subject `topic`."""
-    info = profile_infra.nats_request(
-        stack.infra_port("nats"),
-        f"$JS.API.STREAM.INFO.{profile_infra.JETSTREAM_STREAM}",
-        {"subjects_filter": topic},
-    )
-    subjects = (info.get("state") or {}).get("subjects") or {}
-    return int(subjects.get(topic, 0))
+    """Messages the stream that captures `topic` holds on it."""
+    return jetstream.stored_on_subject(stack.infra_port("nats"), topic)
 
 
 def assert_topic_carried(stack: RunningStack, topic: str, subscriber: str | None = None) -> None:

@@ -93,6 +93,20 @@ def test_a_state_store_lacking_what_the_app_relies_on_is_refused_by_sidecart_run
     assert "component 'statestore' (state.memcached) has no ETags" in lines[0]
 
 
+def test_a_jetstream_component_without_declared_streams_is_refused_in_one_line(
+    tmp_path: Path,
+) -> None:
+    pubsub = (ROOT / "components/pubsub/jetstream/pubsub.yaml").read_text()
+    run_file = catalog_run_file(
+        tmp_path, {"pubsub.yaml": pubsub, "statestore.yaml": sqlite_state("statestore")}
+    )
+    result = run_cli("run", "-f", str(run_file))
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "component 'pubsub' (pubsub.jetstream) needs JetStream streams" in lines[0]
+
+
 def test_the_consul_name_resolution_is_refused_as_not_runnable_here() -> None:
     result = run_cli("run", "--profile", "names=consul")
     assert result.returncode == 2

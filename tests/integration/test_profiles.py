@@ -14,13 +14,16 @@ import json
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from sidecart import jetstream
+from sidecart.errors import SidecartError
 from sidecart.testing import RunningStack, running_stack
-from tests.conftest import RUN_FILE
+from tests.conftest import ROOT, RUN_FILE
 from tests.integration import probes
 
 pytestmark = pytest.mark.e2e
@@ -154,6 +157,37 @@ def test_jetstream_stream_holds_the_catalog_events(catalog_stack: RunningStack) 
         assert probes.jetstream_count(catalog_stack, "catalog-changed") == before + 1
 
     eventually(one_more)
+
+
+@pytest.mark.profile("jetstream")
+def test_jetstream_has_every_declared_stream_with_its_duplicate_window(
+    catalog_stack: RunningStack,
+) -> None:
+    port = catalog_stack.infra_port("nats")
+    declared = jetstream.load_streams([ROOT / "components" / "pubsub" / "jetstream"])
+    names = jetstream.nats_request(port, "$JS.API.STREAM.NAMES", {})["streams"]
+    assert sorted(names) == sorted(s.spec.name for s in declared)
+    info = jetstream.nats_request(port, "$JS.API.STREAM.INFO.dead-letters", {})
+    assert info["config"]["subjects"] == ["dead-letters"]
+    assert info["config"]["duplicate_window"] == 120 * 10**9
+
+
+@pytest.mark.profile("jetstream")
+def test_jetstream_refuses_an_overlapping_stream_in_one_line_naming_it(
+    catalog_stack: RunningStack, tmp_path: Path
+) -> None:
+    port = catalog_stack.infra_port("nats")
+    jetstream.apply_streams(port, jetstream.load_streams([ROOT / "components/pubsub/jetstream"]))
+    clash = jetstream.Stream(
+        jetstream.StreamSpec.model_validate({"name": "everything", "subjects": ["*"]}),
+        tmp_path / "clash.yaml",
+    )
+    with pytest.raises(SidecartError) as caught:
+        jetstream.apply_streams(port, [clash])
+    message = str(caught.value)
+    assert message.startswith(f"{tmp_path / 'clash.yaml'}: NATS refused stream 'everything': ")
+    assert "overlap" in message
+    assert "\n" not in message
 
 
 @pytest.mark.profile("etcd")
