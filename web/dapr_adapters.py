@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -25,7 +25,7 @@ from dapr.aio.clients import DaprClient
 from dapr.ext.fastapi import DaprApp
 from fastapi import FastAPI
 from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from sidecart.service import pubsub, state
 from sidecart.service.dapr import connect_client
@@ -43,6 +43,7 @@ from web.domain import (
     SidecarReport,
     UpstreamError,
 )
+from web.login_throttle import Attempts
 from web.ports import Ports
 from web.schemas import (
     AddItemOut,
@@ -74,6 +75,7 @@ DEAD_LETTERS_KEY = "dead-letters"
 DEAD_LETTERS_KEPT = 500
 PLACE_ATTEMPTS = 3
 PLACE_RETRY_SECONDS = 0.5
+FORGET_ATTEMPTS = 10
 
 
 @dataclass
@@ -391,6 +393,70 @@ class DaprDeadLetterStore:
         return changed
 
 
+attempts_record = TypeAdapter(Attempts)
+
+
+class DaprLoginAttemptStore:
+    """Each login attempt counter under its own key of the state store, ETag-checked.
+
+    Every write sets the item's time to live (`ttlInSeconds`), so the store drops a counter once
+    it cannot matter any more; the counter's own `expires_at` decides before that, so a store
+    that drops expired items late changes nothing.
+    """
+
+    def __init__(self, client: DaprClient, store: str) -> None:
+        self._client = client
+        self._store = store
+
+    def _unavailable(self, exc: Exception) -> UpstreamError:
+        return UpstreamError(self._store, str(exc), unavailable=True)
+
+    async def update(
+        self, key: str, change: Callable[[Attempts | None], Attempts | None], keep_seconds: int
+    ) -> None:
+        def on_bytes(raw: bytes | None) -> bytes | None:
+            new = change(_attempts_of(raw))
+            return None if new is None else attempts_record.dump_json(new)
+
+        try:
+            await state.update(
+                self._client,
+                self._store,
+                key,
+                on_bytes,
+                metadata={"ttlInSeconds": str(keep_seconds)},
+            )
+        except (state.StateUnavailableError, state.StateConflictError) as exc:
+            raise self._unavailable(exc) from exc
+
+    async def forget(self, key: str) -> None:
+        try:
+            for _ in range(FORGET_ATTEMPTS):
+                current = await state.read(self._client, self._store, key)
+                if current.etag is None:
+                    return
+                if await state.delete(self._client, self._store, key, current.etag):
+                    return
+        except state.StateUnavailableError as exc:
+            raise self._unavailable(exc) from exc
+        raise UpstreamError(
+            self._store,
+            f"{key!r} kept changing: not cleared after {FORGET_ATTEMPTS} attempts",
+            unavailable=True,
+        )
+
+
+def _attempts_of(raw: bytes | None) -> Attempts | None:
+    """The stored counter; one that cannot be read counts as none (the next write replaces it)."""
+    if not raw:
+        return None
+    try:
+        return attempts_record.validate_json(raw)
+    except ValidationError:
+        log.warning("unreadable login attempt counter replaced")
+        return None
+
+
 class DaprPlatformGateway:
     def __init__(self, sidecar: Sidecar) -> None:
         self._car = sidecar
@@ -433,6 +499,7 @@ async def dapr_ports(settings: WebSettings) -> AsyncIterator[Ports]:
             publisher=DaprPublisher(client),
             dead_letters=DaprDeadLetterStore(client, settings.statestore),
             platform=DaprPlatformGateway(car),
+            login_attempts=DaprLoginAttemptStore(client, settings.statestore),
         )
 
 

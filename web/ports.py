@@ -6,7 +6,7 @@ and `web.domain.RejectedError` when the service refuses input the user can corre
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
         ProductPage,
         SidecarReport,
     )
+    from web.login_throttle import Attempts
 
 
 class CatalogGateway(Protocol):
@@ -109,6 +110,23 @@ class PlatformGateway(Protocol):
         ...
 
 
+class LoginAttemptStore(Protocol):
+    """The admin login's attempt counters (web.login_throttle), shared by every web replica."""
+
+    async def update(
+        self, key: str, change: Callable[[Attempts | None], Attempts | None], keep_seconds: int
+    ) -> None:
+        """Apply `change` to the key's counter atomically: on a concurrent write, again on the
+        fresh counter. None from `change` leaves the counter as it is; a counter written may be
+        dropped `keep_seconds` after the write. UpstreamError when the store fails.
+        """
+        ...
+
+    async def forget(self, key: str) -> None:
+        """Drop the key's counter (nothing when there is none)."""
+        ...
+
+
 @dataclass(frozen=True)
 class Ports:
     """Everything web's routes need, built once per process by the composition root."""
@@ -121,3 +139,4 @@ class Ports:
     publisher: EventPublisher
     dead_letters: DeadLetterStore
     platform: PlatformGateway
+    login_attempts: LoginAttemptStore

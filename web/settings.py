@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import NoDecode
 
 from sidecart.service.settings import ServiceSettings
+from web.login_throttle import Backoff, Scope
 from web.passwords import parse_hash
 
 DATA = Path(__file__).parent / "data"
@@ -82,12 +83,56 @@ class WebSettings(ServiceSettings):
         (), validation_alias="WEB_ALLOWED_ORIGINS"
     )
 
+    # Admin login throttling (web.login_throttle): attempts without a wait per client address
+    # and per account, then a wait that doubles with each attempt, counters forgotten after a
+    # quiet window. The client address is uvicorn's: behind a proxy, set FORWARDED_ALLOW_IPS.
+    login_attempts_per_address: int = Field(
+        5, validation_alias="WEB_LOGIN_ATTEMPTS_PER_ADDRESS", ge=1, le=1000
+    )
+    login_attempts_per_account: int = Field(
+        20, validation_alias="WEB_LOGIN_ATTEMPTS_PER_ACCOUNT", ge=1, le=100_000
+    )
+    login_wait_seconds: int = Field(60, validation_alias="WEB_LOGIN_WAIT_SECONDS", ge=1, le=3600)
+    login_max_wait_seconds: int = Field(
+        3600, validation_alias="WEB_LOGIN_MAX_WAIT_SECONDS", ge=1, le=7 * 24 * 3600
+    )
+    login_window_seconds: int = Field(
+        24 * 3600, validation_alias="WEB_LOGIN_WINDOW_SECONDS", ge=60, le=30 * 24 * 3600
+    )
+
     @field_validator("platform_app_ids", "allowed_origins", "replay_topics", mode="before")
     @classmethod
     def _comma_separated(cls, value: Any) -> Any:
         if isinstance(value, str):
             return tuple(item.strip() for item in value.split(",") if item.strip())
         return value
+
+    @model_validator(mode="after")
+    def _login_limits_agree(self) -> WebSettings:
+        if self.login_wait_seconds > self.login_max_wait_seconds:
+            raise ValueError(
+                "WEB_LOGIN_WAIT_SECONDS must not be more than WEB_LOGIN_MAX_WAIT_SECONDS"
+            )
+        if self.login_attempts_per_account < self.login_attempts_per_address:
+            # Otherwise one address alone would make the whole account wait.
+            raise ValueError(
+                "WEB_LOGIN_ATTEMPTS_PER_ACCOUNT must be at least WEB_LOGIN_ATTEMPTS_PER_ADDRESS"
+            )
+        return self
+
+    def login_backoff(self, scope: Scope) -> Backoff:
+        """How the admin login slows guesses down per client address or per account."""
+        free = (
+            self.login_attempts_per_address
+            if scope == "address"
+            else self.login_attempts_per_account
+        )
+        return Backoff(
+            free_attempts=free,
+            first_wait=self.login_wait_seconds,
+            max_wait=self.login_max_wait_seconds,
+            window=self.login_window_seconds,
+        )
 
     @field_validator("secret_key")
     @classmethod

@@ -273,6 +273,24 @@ def test_admin_pages_need_the_login(web_stack: RunningStack) -> None:
         assert wrong.status_code == 401
 
 
+def test_guessing_the_admin_password_is_paused_through_the_state_store(
+    web_stack: RunningStack,
+) -> None:
+    # As if through a proxy (uvicorn trusts X-Forwarded-For from loopback): the address that
+    # has to wait is not the one the other admin tests log in from.
+    guesser = {"x-forwarded-for": "203.0.113.77"}
+    with shopper(web_stack) as client:
+        for _ in range(5):
+            wrong = client.post("/admin/login", data={"password": "guess"}, headers=guesser)
+            assert wrong.status_code == 401
+        refused = client.post("/admin/login", data={"password": ADMIN_PASSWORD}, headers=guesser)
+        assert refused.status_code == 429
+        assert 1 <= int(refused.headers["retry-after"]) <= 60
+        assert "Too many failed logins from your address" in refused.text
+    with admin(web_stack):
+        pass  # another address still logs in (and so clears the account's count)
+
+
 def test_the_admin_sees_orders_and_the_emails_sent_for_them(web_stack: RunningStack) -> None:
     with shopper(web_stack) as client:
         add(client, "1YMWWN1N4O", 1)

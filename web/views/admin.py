@@ -18,6 +18,7 @@ from fastapi.responses import HTMLResponse, Response
 from sidecart.service.links import ObservabilityLinks
 from web import forms
 from web.domain import Price, Product, RejectedError, redact_secrets
+from web.login_throttle import ADMIN_ACCOUNT, LoginThrottle, Refusal, address_of, describe_wait
 from web.pages import PortsDep, WebContext, WebDep, form_fields, is_admin, log, render, see_other
 from web.passwords import verify_password
 from web.ports import Ports
@@ -63,8 +64,42 @@ async def login_form(
     )
 
 
+def _login_throttle(web: WebContext, p: Ports) -> LoginThrottle:
+    settings = web.settings
+    return LoginThrottle(
+        p.login_attempts, settings.login_backoff("address"), settings.login_backoff("account")
+    )
+
+
+def _login_page(
+    request: Request, target: str, status: int, errors: dict[str, str] | None = None
+) -> HTMLResponse:
+    context = {"next": target, "enabled": True, "errors": errors or {}}
+    return render(request, "admin/login.html", context, status)
+
+
+def _throttled(request: Request, target: str, refusal: Refusal, client: str) -> HTMLResponse:
+    log.warning(
+        "admin login refused: too many attempts",
+        extra={"client": client, "limit": refusal.scope, "retry_after": refusal.retry_after},
+    )
+    response = render(
+        request,
+        "admin/login.html",
+        {
+            "next": target,
+            "enabled": True,
+            "throttled": refusal.scope,
+            "wait": describe_wait(refusal.retry_after),
+        },
+        429,
+    )
+    response.headers["Retry-After"] = str(refusal.retry_after)
+    return response
+
+
 @login.post("/login")
-async def log_in(request: Request, web: WebDep) -> Response:
+async def log_in(request: Request, web: WebDep, p: PortsDep) -> Response:
     fields = await form_fields(request)
     target = local_path(fields.get("next"), "/admin", "/admin")
     if web.admin_hash is None:
@@ -73,22 +108,19 @@ async def log_in(request: Request, web: WebDep) -> Response:
     try:
         password = forms.admin_password(fields)
     except forms.InvalidFormError as exc:
-        return render(
-            request,
-            "admin/login.html",
-            {"next": target, "enabled": True, "errors": exc.errors},
-            422,
-        )
+        return _login_page(request, target, 422, exc.errors)
+    client = request.client.host if request.client else ""
+    address = address_of(client)
+    throttle = _login_throttle(web, p)
+    # Counted before the check, so concurrent guesses cannot all pass before one is counted.
+    refusal = await throttle.attempt(address, ADMIN_ACCOUNT, web.clock().timestamp())
+    if refusal is not None:
+        return _throttled(request, target, refusal, client)
+    # Every attempt let through costs one full key derivation and a constant-time comparison.
     if not await to_thread.run_sync(verify_password, password, stored):
-        log.warning(
-            "admin login failed", extra={"client": request.client.host if request.client else ""}
-        )
-        return render(
-            request,
-            "admin/login.html",
-            {"next": target, "enabled": True, "errors": {"password": "wrong password"}},
-            401,
-        )
+        log.warning("admin login failed", extra={"client": client})
+        return _login_page(request, target, 401, {"password": "wrong password"})
+    await throttle.succeeded(address, ADMIN_ACCOUNT)
     log.info("admin logged in")
     response = see_other(target)
     response.set_cookie(

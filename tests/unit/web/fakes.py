@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -25,6 +25,7 @@ from web.domain import (
     SidecarReport,
     UpstreamError,
 )
+from web.login_throttle import Attempts
 from web.ports import Ports
 from web.settings import WebSettings
 
@@ -277,6 +278,29 @@ class FakePlatform:
         ]
 
 
+class FakeLoginAttempts:
+    """Counters in a dict, like one state store shared by every replica; it keeps what it was
+    told to keep them for, and can fail like an outage."""
+
+    def __init__(self) -> None:
+        self.counters: dict[str, Attempts] = {}
+        self.keep_seconds: dict[str, int] = {}
+        self.down = Down("statestore")
+
+    async def update(
+        self, key: str, change: Callable[[Attempts | None], Attempts | None], keep_seconds: int
+    ) -> None:
+        self.down.check()
+        new = change(self.counters.get(key))
+        if new is not None:
+            self.counters[key] = new
+            self.keep_seconds[key] = keep_seconds
+
+    async def forget(self, key: str) -> None:
+        self.down.check()
+        self.counters.pop(key, None)
+
+
 @dataclass
 class Fakes:
     catalog: FakeCatalog = field(default_factory=FakeCatalog)
@@ -286,6 +310,7 @@ class Fakes:
     publisher: FakePublisher = field(default_factory=FakePublisher)
     dead_letters: FakeDeadLetters = field(default_factory=FakeDeadLetters)
     platform: FakePlatform = field(default_factory=FakePlatform)
+    login_attempts: FakeLoginAttempts = field(default_factory=FakeLoginAttempts)
     ordering: FakeOrdering = field(init=False)
 
     def __post_init__(self) -> None:
@@ -301,6 +326,7 @@ class Fakes:
             publisher=self.publisher,
             dead_letters=self.dead_letters,
             platform=self.platform,
+            login_attempts=self.login_attempts,
         )
 
     def factory(self) -> _Factory:
