@@ -36,6 +36,7 @@ from web.domain import (
     DeadLetter,
     Notification,
     Order,
+    OrderPage,
     PlaceOrder,
     Product,
     ProductPage,
@@ -269,17 +270,30 @@ class DaprOrderingGateway:
         order: OrderIn = _read(OrderIn, _expect(response, self._app), self._app)
         return order.to_domain()
 
-    async def orders_of(self, shopper_id: str) -> list[Order]:
-        response = await self._car.call(
-            self._app, "GET", "orders", params={"shopper_id": shopper_id}
-        )
-        orders: OrderListIn = _read(OrderListIn, _expect(response, self._app), self._app)
-        return orders.to_domain()
+    async def orders_of(self, shopper_id: str, limit: int, before: str | None = None) -> OrderPage:
+        return await self._page({"shopper_id": shopper_id, "limit": limit}, before)
 
-    async def all_orders(self) -> list[Order]:
-        response = await self._car.call(self._app, "GET", "orders")
+    async def recent_orders(self, limit: int, before: str | None = None) -> OrderPage:
+        return await self._page({"limit": limit}, before)
+
+    async def _page(self, params: dict[str, str | int], before: str | None) -> OrderPage:
+        if before:
+            params = {**params, "before": before}
+        response = await self._car.call(self._app, "GET", "orders", params=params)
+        if response.status_code == 422:
+            raise RejectedError(
+                _field_of(response.content, "before"),
+                error_detail(response.content) or "not a page of orders",
+            )
         orders: OrderListIn = _read(OrderListIn, _expect(response, self._app), self._app)
-        return orders.to_domain()
+        return OrderPage(tuple(orders.to_domain()), _next_before(response))
+
+
+def _next_before(response: httpx.Response) -> str | None:
+    """The older page's cursor: ordering links that page as `Link: <?...&before=...>;
+    rel="next"` (relative to the request), keeping the list itself the body."""
+    link = response.links.get("next")
+    return httpx.URL(link["url"]).params.get("before") if link else None
 
 
 class DaprPaymentGateway:

@@ -190,6 +190,15 @@ class Order:
 
 
 @dataclass(frozen=True)
+class OrderPage:
+    """One page of an order listing, newest first."""
+
+    orders: tuple[Order, ...]
+    next_before: str | None = None
+    """Ordering's cursor of the older page (opaque here); None on the last page."""
+
+
+@dataclass(frozen=True)
 class Notification:
     order_id: str
     recipient: str

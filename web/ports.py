@@ -19,6 +19,7 @@ if TYPE_CHECKING:
         DeadLetter,
         Notification,
         Order,
+        OrderPage,
         PlaceOrder,
         Product,
         ProductPage,
@@ -63,9 +64,15 @@ class OrderingGateway(Protocol):
 
     async def get_order(self, order_id: str) -> Order | None: ...
 
-    async def orders_of(self, shopper_id: str) -> list[Order]: ...
+    async def orders_of(self, shopper_id: str, limit: int, before: str | None = None) -> OrderPage:
+        """One page of the shopper's orders, newest first, below the page `before` names
+        (an `OrderPage.next_before`); RejectedError("before", ...) for a cursor ordering refuses.
+        """
+        ...
 
-    async def all_orders(self) -> list[Order]: ...
+    async def recent_orders(self, limit: int, before: str | None = None) -> OrderPage:
+        """One page of the shop's recent orders, the same way (ordering keeps the newest)."""
+        ...
 
 
 class PaymentGateway(Protocol):

@@ -23,7 +23,7 @@ from web.pages import PortsDep, WebContext, WebDep, form_fields, is_admin, log, 
 from web.passwords import verify_password
 from web.ports import Ports
 from web.security import ADMIN_COOKIE, local_path
-from web.views.orders import newest_first
+from web.views.orders import Before
 
 LINKS = ObservabilityLinks.from_env()
 
@@ -236,9 +236,8 @@ async def save_product(request: Request, product_id: str, web: WebDep, p: PortsD
 
 
 @router.get("/orders", response_class=HTMLResponse)
-async def orders(request: Request, p: PortsDep) -> HTMLResponse:
-    every = await p.ordering.all_orders()
-    every.sort(key=newest_first)
+async def orders(request: Request, web: WebDep, p: PortsDep, before: Before = "") -> HTMLResponse:
+    page = await p.ordering.recent_orders(web.settings.page_size, before or None)
     # Each order's checkout trace in Zipkin and its log lines in the log UI; an order without a
     # stored trace id is found in the logs by its id instead.
     rows = [
@@ -247,9 +246,13 @@ async def orders(request: Request, p: PortsDep) -> HTMLResponse:
             LINKS.trace(order.trace_id),
             LINKS.logs(order.trace_id) or LINKS.order_logs(order.id),
         )
-        for order in every
+        for order in page.orders
     ]
-    return render(request, "admin/orders.html", {"rows": rows})
+    return render(
+        request,
+        "admin/orders.html",
+        {"rows": rows, "before": before, "next_before": page.next_before},
+    )
 
 
 @router.get("/notifications", response_class=HTMLResponse)

@@ -1,4 +1,5 @@
-"""Checkout and after: POST /cart/checkout, GET /order/{id} (+ its event stream), GET /orders.
+"""Checkout and after: POST /cart/checkout, GET /order/{id} (+ its event stream), GET /orders
+(the shopper's history, a page at a time).
 
 The checkout tokenizes the card at payment (the number goes no further), then asks ordering
 for the order under the form's request id, so submitting the same form twice makes one order.
@@ -12,9 +13,10 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
+from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
@@ -37,6 +39,13 @@ router = APIRouter()
 
 REFRESH_SECONDS = 3  # the page's own refresh, for browsers without JavaScript
 RECONNECT_MILLISECONDS = 3000
+# A resubmitted checkout form looks for its order among the shopper's newest: that order emptied
+# the cart moments ago.
+RESUBMIT_LOOKBACK = 20
+
+# `?before=`: ordering's cursor of an older page, passed on as it came (ordering checks it
+# exactly and its refusal is a 422 here too); only characters a cursor may hold get that far.
+Before = Annotated[str, Query(max_length=200, pattern=r"^[A-Za-z0-9_.-]*$")]
 
 
 async def owned_order(p: Ports, order_id: str, shopper: str) -> Order:
@@ -45,10 +54,6 @@ async def owned_order(p: Ports, order_id: str, shopper: str) -> Order:
     if order is None or not order.belongs_to(shopper):
         raise HTTPException(404, f"There is no order {order_id!r} for you.")
     return order
-
-
-def newest_first(order: Order) -> float:
-    return -order.created_at.timestamp() if order.created_at else 0.0
 
 
 def status_event(order: Order) -> dict[str, object]:
@@ -87,7 +92,8 @@ async def checkout(
     lines = await cart_lines(web, p, shopper)
     if not lines and fields.get("request_id"):
         # The same form again, after its order emptied the cart: that order is the answer.
-        placed = [o for o in await p.ordering.orders_of(shopper) if o.request_id == form.request_id]
+        newest = await p.ordering.orders_of(shopper, RESUBMIT_LOOKBACK)
+        placed = [o for o in newest.orders if o.request_id == form.request_id]
         if placed:
             return see_other(f"/order/{quote(placed[0].id, safe='')}")
     if not lines:
@@ -173,7 +179,17 @@ async def order_events(
 
 
 @router.get("/orders", response_class=HTMLResponse)
-async def order_history(request: Request, p: PortsDep, shopper: ShopperDep) -> HTMLResponse:
-    orders = await p.ordering.orders_of(shopper)
-    orders.sort(key=newest_first)
-    return render(request, "orders.html", {"orders": [o for o in orders if o.belongs_to(shopper)]})
+async def order_history(
+    request: Request, web: WebDep, p: PortsDep, shopper: ShopperDep, before: Before = ""
+) -> HTMLResponse:
+    """The shopper's orders, a page at a time, newest first; "Older orders" pages on."""
+    page = await p.ordering.orders_of(shopper, web.settings.page_size, before or None)
+    return render(
+        request,
+        "orders.html",
+        {
+            "orders": [o for o in page.orders if o.belongs_to(shopper)],
+            "before": before,
+            "next_before": page.next_before,
+        },
+    )

@@ -17,6 +17,7 @@ from web.domain import (
     Notification,
     Order,
     OrderLine,
+    OrderPage,
     PlaceOrder,
     Price,
     Product,
@@ -138,6 +139,9 @@ class FakeCart:
         self.carts.pop(shopper_id, None)
 
 
+EARLIEST = datetime.min.replace(tzinfo=UTC)
+
+
 class FakeOrdering:
     """Orders by request id (idempotent, like ordering); statuses advance only when told."""
 
@@ -148,6 +152,7 @@ class FakeOrdering:
         self.commands: list[PlaceOrder] = []
         self.down = Down("ordering")
         self.script: dict[str, list[str]] = {}  # order id -> statuses the next reads return
+        self.pages_asked: list[tuple[int, str | None]] = []
 
     async def place_order(self, command: PlaceOrder) -> str:
         self.down.check()
@@ -189,13 +194,26 @@ class FakeOrdering:
             self.advance(order_id, upcoming.pop(0))
         return self.orders.get(order_id)
 
-    async def orders_of(self, shopper_id: str) -> list[Order]:
+    async def orders_of(self, shopper_id: str, limit: int, before: str | None = None) -> OrderPage:
         self.down.check()
-        return [o for o in self.orders.values() if o.shopper_id == shopper_id]
+        mine = [o for o in self.orders.values() if o.shopper_id == shopper_id]
+        return self._page(mine, limit, before)
 
-    async def all_orders(self) -> list[Order]:
+    async def recent_orders(self, limit: int, before: str | None = None) -> OrderPage:
         self.down.check()
-        return list(self.orders.values())
+        return self._page(list(self.orders.values()), limit, before)
+
+    def _page(self, orders: list[Order], limit: int, before: str | None) -> OrderPage:
+        """Newest first, like ordering; this fake's cursor is the id of a page's last order."""
+        self.pages_asked.append((limit, before))
+        newest = sorted(orders, key=lambda o: (o.created_at or EARLIEST, o.id), reverse=True)
+        if before is not None:
+            ids = [o.id for o in newest]
+            if before not in ids:
+                raise RejectedError("before", "not a cursor of this listing")
+            newest = newest[ids.index(before) + 1 :]
+        page = newest[:limit]
+        return OrderPage(tuple(page), page[-1].id if len(newest) > limit else None)
 
 
 DECLINED = "4000000000000002"

@@ -150,10 +150,49 @@ async def test_an_unknown_order_is_none() -> None:
     assert await DaprOrderingGateway(car).get_order("nope") is None
 
 
-async def test_the_history_is_a_bare_list() -> None:
-    car = sidecar(lambda r: httpx.Response(200, json=[ORDER, {**ORDER, "id": "ord-2"}]))
-    orders = await DaprOrderingGateway(car).orders_of("a" * 32)
-    assert [o.id for o in orders] == ["ord-1", "ord-2"]
+NEXT = {"link": '<?shopper_id=aaaa&limit=2&before=1795953600000000.ord-2>; rel="next"'}
+
+
+async def test_the_history_asks_for_one_page_and_reads_the_older_pages_cursor_from_its_link() -> (
+    None
+):
+    seen: list[httpx.Request] = []
+    answer = [ORDER, {**ORDER, "id": "ord-2"}]
+    car = sidecar(lambda r: httpx.Response(200, json=answer, headers=NEXT), seen)
+    page = await DaprOrderingGateway(car).orders_of("a" * 32, 2, "1795953700000000.ord-0")
+    assert [o.id for o in page.orders] == ["ord-1", "ord-2"]
+    assert page.next_before == "1795953600000000.ord-2"
+    assert dict(seen[0].url.params) == {
+        "shopper_id": "a" * 32,
+        "limit": "2",
+        "before": "1795953700000000.ord-0",
+    }
+
+
+async def test_the_last_page_of_a_listing_has_no_older_cursor() -> None:
+    car = sidecar(lambda r: httpx.Response(200, json=[ORDER]))
+    page = await DaprOrderingGateway(car).orders_of("a" * 32, 2)
+    assert page.next_before is None
+
+
+async def test_the_recent_orders_are_asked_without_a_shopper() -> None:
+    seen: list[httpx.Request] = []
+    car = sidecar(lambda r: httpx.Response(200, json=[ORDER], headers=NEXT), seen)
+    page = await DaprOrderingGateway(car).recent_orders(12)
+    assert dict(seen[0].url.params) == {"limit": "12"}
+    assert [o.id for o in page.orders] == ["ord-1"]
+    assert page.next_before == "1795953600000000.ord-2"
+
+
+async def test_a_cursor_ordering_refuses_is_a_rejection_naming_before() -> None:
+    detail = [{"loc": ["query", "before"], "msg": "not a cursor of this listing", "type": "v"}]
+    car = sidecar(lambda r: httpx.Response(422, json={"detail": detail}))
+    with pytest.raises(RejectedError) as refused:
+        await DaprOrderingGateway(car).recent_orders(12, "1.x")
+    assert (refused.value.field, refused.value.message) == (
+        "before",
+        "not a cursor of this listing",
+    )
 
 
 async def test_a_twin_submit_still_being_placed_is_asked_again_until_its_order_is_there() -> None:
