@@ -20,6 +20,7 @@ from sidecart.errors import SidecartError
 from sidecart.paths import PROJECT_ROOT, cache_dir, dapr_bin_dir
 from sidecart.versions import (
     DAPR_RUNTIME_VERSION,
+    KUSTOMIZE_VERSION,
     MAVEN_DEPENDENCY_PLUGIN,
     VICTORIA_LOGS_VERSION,
     ZIPKIN_VERSION,
@@ -225,25 +226,48 @@ def victoria_logs_present() -> bool:
     return victoria_logs_bin().is_file()
 
 
-def install_victoria_logs() -> None:
+def _go_install(package: str, version: str, out_dir: Path, what: str, took: str) -> None:
     go = shutil.which("go")
     if go is None:
         raise SidecartError(
-            f"Go toolchain not found: it is needed once to build VictoriaLogs "
-            f"{VICTORIA_LOGS_VERSION} (or put a victoria-logs binary at {victoria_logs_bin()})"
+            f"Go toolchain not found: it is needed once to build {what} {version} "
+            f"(or put the binary into {out_dir})"
         )
-    out_dir = victoria_logs_bin().parent
     out_dir.mkdir(parents=True, exist_ok=True)
     # `go install` writes the binary whole at the end: an interrupted build leaves nothing.
     _run(
-        [
-            go,
-            "install",
-            f"github.com/VictoriaMetrics/VictoriaLogs/app/victoria-logs@{VICTORIA_LOGS_VERSION}",
-        ],
-        f"building VictoriaLogs {VICTORIA_LOGS_VERSION} (cold: about a minute)",
+        [go, "install", f"{package}@{version}"],
+        f"building {what} {version} (cold: {took})",
         env={**os.environ, "CGO_ENABLED": "0", "GOBIN": str(out_dir)},
         cwd=out_dir,
+    )
+
+
+def install_victoria_logs() -> None:
+    _go_install(
+        "github.com/VictoriaMetrics/VictoriaLogs/app/victoria-logs",
+        VICTORIA_LOGS_VERSION,
+        victoria_logs_bin().parent,
+        "VictoriaLogs",
+        "about a minute",
+    )
+
+
+def kustomize_bin() -> Path:
+    return cache_dir() / f"kustomize-{KUSTOMIZE_VERSION}" / "kustomize"
+
+
+def kustomize_present() -> bool:
+    return kustomize_bin().is_file()
+
+
+def install_kustomize() -> None:
+    _go_install(
+        "sigs.k8s.io/kustomize/kustomize/v5",
+        KUSTOMIZE_VERSION,
+        kustomize_bin().parent,
+        "kustomize",
+        "about 45 seconds",
     )
 
 
@@ -261,6 +285,11 @@ def default_steps() -> list[Step]:
             f"victoria-logs {VICTORIA_LOGS_VERSION} in {victoria_logs_bin().parent}",
             victoria_logs_present,
             install_victoria_logs,
+        ),
+        Step(
+            f"kustomize {KUSTOMIZE_VERSION} in {kustomize_bin().parent}",
+            kustomize_present,
+            install_kustomize,
         ),
     ]
 

@@ -11,3 +11,5 @@ KAFKA_SCALA: Final = "2.13"
 LOG4J_VERSION: Final = "2.26.1"
 SLF4J_VERSION: Final = "2.0.17"
 VICTORIA_LOGS_VERSION: Final = "v1.52.1"
+# Renders k8s/ (base and profile overlays) in the tests; built from the Go module proxy.
+KUSTOMIZE_VERSION: Final = "v5.8.1"
