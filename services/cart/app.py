@@ -32,6 +32,7 @@ from sidecart.service import failures, metrics, pubsub
 from sidecart.service.observability import instrument, shutdown_tracing
 
 log = logging.getLogger("cart")
+LINE_CHANGES = ("added", "updated", "removed")  # the `change` label of the cart line counter
 
 
 def _ports(request: Request) -> Ports:
@@ -70,6 +71,10 @@ def create_app(settings: CartSettings, make_ports: PortsFactory = dapr_ports) ->
 
     app = FastAPI(title="Sidecart cart", lifespan=lifespan)
     instrument(app, settings)
+    # Each change's series is exported at 0 from the start: one that first appeared at 1 would
+    # hide that first change from increase() and rate(), which dashboards and rules use.
+    for change in LINE_CHANGES:
+        metrics.CART_LINES.labels(change)
 
     async def on_order_placed(event: pubsub.CloudEvent[OrderPlacedIn]) -> pubsub.Status:
         order = event.data

@@ -148,6 +148,10 @@ def create_app(settings: OrderingSettings, make_ports: PortsFactory = dapr_ports
 
     app = FastAPI(title="Sidecart ordering", lifespan=lifespan)
     instrument(app, settings)
+    # Each reason's series is exported at 0 from the start: one that first appeared at 1 would
+    # hide that first cancellation from increase() and rate(), which dashboards and rules use.
+    for reason in domain.CancelReason:
+        metrics.ORDERS_CANCELLED.labels(reason.value)
 
     register_subscriptions(app, settings, event_handlers(app, settings))
 

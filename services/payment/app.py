@@ -55,6 +55,10 @@ def create_app(settings: PaymentSettings, make_ports: PortsFactory = dapr_ports)
 
     app = FastAPI(title="Sidecart payment", lifespan=lifespan)
     instrument(app, settings)
+    # Each reason's series is exported at 0 from the start: one that first appeared at 1 would
+    # hide that first decline from increase() and rate(), which dashboards and rules use.
+    for code in domain.DeclineCode:
+        metrics.PAYMENT_DECLINES.labels(code.value)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:

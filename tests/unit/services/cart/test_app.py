@@ -8,11 +8,13 @@ from typing import Any
 
 import httpx
 import pytest
+from prometheus_client import REGISTRY
 
 from services.cart.app import create_app
 from services.cart.domain import MAX_LINES, Cart, CartLine
 from services.cart.ports import Ports
 from services.cart.settings import CartSettings
+from sidecart.service import metrics
 from tests.unit.services.cart.fakes import FakeCartRepository, FakeCatalog
 
 SETTINGS = CartSettings.model_validate({"APP_ID": "cart", "APP_PORT": 8102})
@@ -241,3 +243,14 @@ async def test_a_renamed_order_placed_topic_is_followed_at_its_own_route(world: 
         response = await http.post("/events/orders-placed-v2", json=order_placed())
     assert response.json() == {"status": "SUCCESS"}
     assert world.carts.carts["ada"].lines == ()
+
+
+def test_every_kind_of_line_change_is_exported_at_zero_before_the_first_change() -> None:
+    metrics.CART_LINES.clear()  # as in a fresh process, whatever other tests counted
+    create_app(SETTINGS)
+    changes = ("added", "updated", "removed")
+    exported = {
+        change: REGISTRY.get_sample_value("sidecart_cart_lines_total", {"change": change})
+        for change in changes
+    }
+    assert exported == dict.fromkeys(changes, 0.0)

@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 from dapr.clients.exceptions import DaprInternalError
+from prometheus_client import REGISTRY
 
 from services.ordering import domain
 from services.ordering.app import create_app
@@ -18,6 +19,7 @@ from services.ordering.dapr_adapters import UpstreamError
 from services.ordering.domain import CatalogProduct, Order
 from services.ordering.ports import Ports
 from services.ordering.settings import OrderingSettings
+from sidecart.service import metrics
 from sidecart.service.state import StateConflictError, StateUnavailableError
 from tests.unit.services.ordering.fakes import (
     JAR,
@@ -200,3 +202,13 @@ async def test_a_page_request_of_100_orders_is_the_largest_accepted() -> None:
     async with ordering(world_with()) as client:
         response = await client.get("/orders", params={"limit": 100})
     assert (response.status_code, response.json()) == (200, [])
+
+
+def test_every_cancellation_reason_is_exported_at_zero_before_the_first_cancellation() -> None:
+    metrics.ORDERS_CANCELLED.clear()  # as in a fresh process, whatever other tests counted
+    create_app(SETTINGS)
+    exported = {
+        reason: REGISTRY.get_sample_value("sidecart_orders_cancelled_total", {"reason": reason})
+        for reason in ("out_of_stock", "payment_declined")
+    }
+    assert exported == {"out_of_stock": 0.0, "payment_declined": 0.0}

@@ -8,10 +8,12 @@ from contextlib import asynccontextmanager
 
 import pytest
 from fastapi.testclient import TestClient
+from prometheus_client import REGISTRY
 
 from services.payment.app import create_app
 from services.payment.ports import Ports
 from services.payment.settings import PaymentSettings
+from sidecart.service import metrics
 from tests.unit.services.payment.fakes import World
 
 NUMBER = "4242424242424242"
@@ -88,3 +90,14 @@ def test_the_card_number_is_never_logged(
 
 def test_an_unknown_payment_is_a_404(client: TestClient) -> None:
     assert client.get("/payments/nope").status_code == 404
+
+
+def test_every_decline_reason_is_exported_at_zero_before_the_first_decline() -> None:
+    metrics.PAYMENT_DECLINES.clear()  # as in a fresh process, whatever other tests counted
+    create_app(PaymentSettings.model_validate({"APP_ID": "payment", "APP_PORT": 8104}))
+    reasons = ("card_declined", "insufficient_funds", "unknown_card")
+    exported = {
+        reason: REGISTRY.get_sample_value("sidecart_payment_declines_total", {"reason": reason})
+        for reason in reasons
+    }
+    assert exported == dict.fromkeys(reasons, 0.0)
