@@ -146,7 +146,7 @@ def create_app(settings: WebSettings, make_ports: PortsFactory = dapr_ports) -> 
         dependencies=[Depends(refuse_cross_site)],
     )
     app.state.web = web
-    instrument(app, settings, excluded="_healthz,metrics,static")
+    instrument(app, settings, excluded="_healthz,metrics,static", serves_browsers=True)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     # Outermost last: headers on every answer, the shopper known to every page, then the cap.
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, error_page=error_page)

@@ -500,7 +500,9 @@ async def dapr_ports(settings: WebSettings) -> AsyncIterator[Ports]:
     """Web's ports on Dapr: one DaprClient, one HTTP client for service invocation."""
     async with (
         connect_client(settings) as client,
-        httpx.AsyncClient(timeout=settings.upstream_timeout_seconds) as http,
+        httpx.AsyncClient(
+            timeout=settings.upstream_timeout_seconds, headers=settings.dapr_http_headers
+        ) as http,
     ):
         HTTPXClientInstrumentor.instrument_client(http)
         car = Sidecar(client, http, settings)

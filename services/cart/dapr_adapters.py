@@ -93,7 +93,9 @@ async def dapr_ports(settings: CartSettings) -> AsyncIterator[Ports]:
     """The cart's ports on Dapr: one DaprClient, one HTTP client for service invocation."""
     async with (
         connect_client(settings) as client,
-        httpx.AsyncClient(timeout=settings.invoke_timeout_seconds) as http,
+        httpx.AsyncClient(
+            timeout=settings.invoke_timeout_seconds, headers=settings.dapr_http_headers
+        ) as http,
     ):
         HTTPXClientInstrumentor.instrument_client(http)
         yield Ports(

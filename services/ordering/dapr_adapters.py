@@ -389,7 +389,10 @@ class SystemClock:
 @asynccontextmanager
 async def dapr_ports(settings: OrderingSettings) -> AsyncIterator[Ports]:
     """Ordering's ports on Dapr: one DaprClient, one HTTP client for service invocation."""
-    async with connect_client(settings) as client, httpx.AsyncClient(timeout=10.0) as http:
+    async with (
+        connect_client(settings) as client,
+        httpx.AsyncClient(timeout=10.0, headers=settings.dapr_http_headers) as http,
+    ):
         HTTPXClientInstrumentor.instrument_client(http)
         yield Ports(
             requests=DaprRequestClaims(client, settings.orderstore),

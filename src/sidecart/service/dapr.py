@@ -25,7 +25,8 @@ class SidecarUnavailableError(RuntimeError):
 async def wait_for_sidecar(settings: ServiceSettings, patience: float = 60.0) -> None:
     url = f"{settings.dapr_http_url}/v1.0/healthz/outbound"
     deadline = time.monotonic() + patience
-    async with httpx.AsyncClient(timeout=2.0) as http:
+    # daprd's health routes need no token; sending it anyway keeps one rule for every call.
+    async with httpx.AsyncClient(timeout=2.0, headers=settings.dapr_http_headers) as http:
         while True:
             try:
                 if (await http.get(url)).is_success:
@@ -41,6 +42,9 @@ async def wait_for_sidecar(settings: ServiceSettings, patience: float = 60.0) ->
 
 @asynccontextmanager
 async def connect_client(settings: ServiceSettings) -> AsyncIterator[DaprClient]:
+    """The SDK adds the `dapr-api-token` metadata itself when DAPR_API_TOKEN is in the
+    environment (dapr.conf.settings); a plain HTTP call to the sidecar sends
+    `settings.dapr_http_headers`."""
     await wait_for_sidecar(settings)
     client = DaprClient(
         address=f"127.0.0.1:{settings.dapr_grpc_port}",

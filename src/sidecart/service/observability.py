@@ -20,7 +20,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from pythonjsonlogger.json import JsonFormatter
 
-from sidecart.service import failures, platform
+from sidecart.service import auth, failures, platform
 from sidecart.service.metrics import add_red_metrics
 from sidecart.service.settings import ServiceSettings
 from sidecart.service.spans import annotate, current_trace_id
@@ -89,10 +89,16 @@ def setup_tracing(settings: ServiceSettings) -> TracerProvider:
     return _provider
 
 
-def instrument(app: FastAPI, settings: ServiceSettings, excluded: str = "healthz,metrics") -> None:
+def instrument(
+    app: FastAPI,
+    settings: ServiceSettings,
+    excluded: str = "healthz,metrics",
+    serves_browsers: bool = False,
+) -> None:
     """Traces (one server span per request, no ASGI send/receive noise), RED metrics and
-    `GET /metrics`, `GET /_platform/metadata` (the app's sidecar, for web's platform page), and
-    503 / 409 answers to state-store and sidecar failures (`failures.install`).
+    `GET /metrics`, `GET /_platform/metadata` (the app's sidecar, for web's platform page),
+    503 / 409 answers to state-store and sidecar failures (`failures.install`), and the app
+    token check (`auth.install`; `serves_browsers`: only the routes daprd calls need it).
     `excluded`: comma-separated path patterns neither traced nor counted."""
     setup_tracing(settings)
     FastAPIInstrumentor.instrument_app(
@@ -101,6 +107,8 @@ def instrument(app: FastAPI, settings: ServiceSettings, excluded: str = "healthz
         tracer_provider=_provider,
         exclude_spans=["receive", "send"],
     )
+    # Added before the RED middleware, so inside it: refused requests are counted as 401s.
+    auth.install(app, settings, serves_browsers)
     add_red_metrics(app, excluded)
     app.include_router(platform.router(settings))
     failures.install(app)

@@ -57,15 +57,25 @@ async def sidecar_report(settings: ServiceSettings, http: httpx.AsyncClient) -> 
 
 
 class _SidecarHttp:
-    """The app's one HTTP client to its sidecar: made at the first request, closed at shutdown."""
+    """The app's one HTTP client to its sidecar: made at the first request, closed at shutdown.
 
-    def __init__(self, transport: httpx.AsyncBaseTransport | None) -> None:
+    It sends the sidecar's API token (DAPR_API_TOKEN) when there is one: the metadata API needs
+    it, only daprd's health routes are open."""
+
+    def __init__(
+        self, settings: ServiceSettings, transport: httpx.AsyncBaseTransport | None
+    ) -> None:
+        self._settings = settings
         self._transport = transport
         self._client: httpx.AsyncClient | None = None
 
     def get(self) -> httpx.AsyncClient:
         if self._client is None:
-            self._client = httpx.AsyncClient(timeout=TIMEOUT_SECONDS, transport=self._transport)
+            self._client = httpx.AsyncClient(
+                timeout=TIMEOUT_SECONDS,
+                transport=self._transport,
+                headers=self._settings.dapr_http_headers,
+            )
         return self._client
 
     async def aclose(self) -> None:
@@ -82,7 +92,7 @@ def router(
     The router's lifespan closes the client when the app shuts down (`include_router` merges it
     into the app's own lifespan).
     """
-    http = _SidecarHttp(transport)
+    http = _SidecarHttp(settings, transport)
 
     @asynccontextmanager
     async def lifespan(_: Any) -> AsyncIterator[None]:

@@ -131,3 +131,20 @@ def test_the_sidecar_client_closes_alongside_the_apps_own_lifespan() -> None:
         client.get("/_platform/metadata")
     assert events == ["started", "stopped"]
     assert sidecar.closed == 1
+
+
+def test_the_route_sends_its_sidecar_the_api_token_when_there_is_one() -> None:
+    seen: list[str | None] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request.headers.get("dapr-api-token"))
+        return fake_sidecar().handle_request(request)
+
+    token = "sidecar-token-0123456789"
+    app = FastAPI()
+    with_token = ServiceSettings.model_validate(
+        {"APP_ID": "cart", "APP_PORT": 8102, "DAPR_API_TOKEN": token}
+    )
+    app.include_router(platform.router(with_token, httpx.MockTransport(answer)))
+    assert TestClient(app).get("/_platform/metadata").json()["healthy"] is True
+    assert seen == [token, token]  # health, then metadata
