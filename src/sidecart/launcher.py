@@ -4,11 +4,16 @@
 flags the Dapr CLI would pass and the app with the environment the CLI would set, waits until
 every sidecar answers /v1.0/healthz and every app its health route, and on stop tears down
 every process group it started, apps first, infrastructure last.
+
+Unless told not to, each run makes a fresh pair of Dapr API tokens per app (`AppTokens`): daprd
+gets them as DAPR_API_TOKEN (required on its APIs) and APP_API_TOKEN (sent on its calls into the
+app), the app the same two. They travel in the environment only, never on a command line.
 """
 
 from __future__ import annotations
 
 import os
+import secrets
 import sys
 import tempfile
 from collections.abc import Iterable
@@ -41,6 +46,31 @@ class AppPorts:
     metrics: int
 
 
+TOKEN_VARIABLES = ("DAPR_API_TOKEN", "APP_API_TOKEN")
+
+
+@dataclass(frozen=True)
+class AppTokens:
+    """One app's pair of Dapr API tokens; the values stay out of reprs (and so out of logs)."""
+
+    api: str = field(repr=False)
+    """app -> its daprd: DAPR_API_TOKEN, the `dapr-api-token` header on the sidecar's APIs."""
+    app: str = field(repr=False)
+    """daprd -> its app: APP_API_TOKEN, the `dapr-api-token` header on calls into the app."""
+
+    @classmethod
+    def fresh(cls) -> AppTokens:
+        return cls(api=secrets.token_urlsafe(32), app=secrets.token_urlsafe(32))
+
+    def env(self) -> dict[str, str]:
+        return {"DAPR_API_TOKEN": self.api, "APP_API_TOKEN": self.app}
+
+
+def _without_tokens(env: dict[str, str]) -> dict[str, str]:
+    """The launcher's own environment minus any token: tokens are the launcher's to give."""
+    return {name: value for name, value in env.items() if name not in TOKEN_VARIABLES}
+
+
 @dataclass
 class StackOptions:
     run_file: Path
@@ -57,6 +87,8 @@ class StackOptions:
     profile: str | None = None
     # Use brokers and databases already running at the components' addresses; start none.
     external_infra: bool = False
+    # A fresh pair of Dapr API tokens per app and run; off: no token at all, in either direction.
+    api_tokens: bool = True
 
 
 @dataclass
@@ -64,6 +96,7 @@ class Stack:
     options: StackOptions
     apps: list[runfile.ResolvedApp] = field(default_factory=list)
     ports: dict[str, AppPorts] = field(default_factory=dict)
+    tokens: dict[str, AppTokens] = field(default_factory=dict)
     infra_ports: dict[str, int] = field(default_factory=dict)
     processes: list[ManagedProcess] = field(default_factory=list)
     observability: observe.Observability | None = None
@@ -80,6 +113,7 @@ class Stack:
                 raise SidecartError(f"{self.options.run_file}: no app {sorted(unknown)[0]!r}")
             apps = [a for a in apps if a.app_id in wanted]
         self._apply_profile(apps)
+        self._refuse_given_tokens(apps)
         self.apps = apps
         daprd = dapr_bin_dir() / "daprd"
         if not daprd.is_file():
@@ -106,6 +140,8 @@ class Stack:
             self.infra_ports[name] = free_port() if self.options.free_ports else need.port
         for app in apps:
             self.ports[app.app_id] = self._ports_for(app)
+            if self.options.api_tokens:
+                self.tokens[app.app_id] = AppTokens.fresh()
         if not self.options.free_ports:
             self._check_ports_free()
 
@@ -119,6 +155,19 @@ class Stack:
             for app in apps:
                 app.resources_paths = profiles.swap_resources_paths(
                     app.resources_paths, self.profile
+                )
+
+    def _refuse_given_tokens(self, apps: list[runfile.ResolvedApp]) -> None:
+        """A token in the run file would be a committed secret, one in the overrides a pair
+        that no longer matches daprd's: the launcher makes both, or none (api_tokens off)."""
+        for where, env in [("extra env", self.options.extra_env)] + [
+            (f"app {app.app_id}'s env", app.env) for app in apps
+        ]:
+            given = sorted(set(env) & set(TOKEN_VARIABLES))
+            if given:
+                raise SidecartError(
+                    f"{self.options.run_file}: {where} sets {given[0]}: the launcher makes a "
+                    "fresh pair of API tokens per app and run; remove it"
                 )
 
     def _ports_for(self, app: runfile.ResolvedApp) -> AppPorts:
@@ -260,10 +309,11 @@ class Stack:
             name=f"{app.app_id}-dapr",
             argv=daprd,
             log_path=self.options.log_dir / f"{app.app_id}_daprd.log",
+            env=self.daprd_env(app),
             echo=self.options.echo,
             colour=index,
         )
-        env = {**os.environ, **self.app_env(app, ports)}
+        env = {**_without_tokens(dict(os.environ)), **self.app_env(app, ports)}
         env["PATH"] = python_bin_dir() + os.pathsep + env.get("PATH", "")
         program = ManagedProcess(
             name=app.app_id,
@@ -328,8 +378,16 @@ class Stack:
                 args += ["--app-health-check-path", app.app_health_check_path]
         return args
 
+    def daprd_env(self, app: runfile.ResolvedApp) -> dict[str, str]:
+        """daprd's environment: the launcher's, with the app's tokens (when on) and no other."""
+        env = _without_tokens(dict(os.environ))
+        if app.app_id in self.tokens:
+            env.update(self.tokens[app.app_id].env())
+        return env
+
     def app_env(self, app: runfile.ResolvedApp, ports: AppPorts) -> dict[str, str]:
-        """The variables the Dapr CLI sets for an app, then the run file's env, then overrides."""
+        """The variables the Dapr CLI sets for an app, then the run file's env, then overrides,
+        then the app's API tokens (the same pair as its daprd's, so nothing can unpair them)."""
         env = {
             "APP_ID": app.app_id,
             "APP_PORT": str(ports.app),
@@ -344,6 +402,8 @@ class Stack:
         if self.observability is not None:
             env.update(self.observability.app_env())
         env.update(self.options.extra_env)
+        if app.app_id in self.tokens:
+            env.update(self.tokens[app.app_id].env())
         return env
 
     def _wait_apps(self) -> None:

@@ -7,6 +7,11 @@ Used by Sidecart's own integration tests and meant for the tests of services bui
 
 Teardown always runs (failure, Ctrl-C, an exception in start-up), and a process-exit hook stops
 any stack a crashed test run left behind. `LogWindow` gives each test the log lines it caused.
+
+`running_stack(..., api_tokens=True)` runs the stack as `sidecart run` does, with a fresh pair of
+Dapr API tokens per app; a test then calls a sidecar's API with `headers=stack.dapr_headers(id)`
+and an app directly with `stack.app_headers(id)`. It is off by default: tests written before the
+tokens call sidecars and apps without them.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from typing import Any, TypeVar
 from sidecart.errors import SidecartError
 from sidecart.launcher import Stack, StackOptions
 from sidecart.profiles import ENV_VAR as PROFILE_ENV
+from sidecart.service.settings import API_TOKEN_HEADER
 
 _live: list[Stack] = []
 
@@ -46,6 +52,16 @@ class RunningStack:
 
     def dapr_url(self, app_id: str) -> str:
         return f"http://127.0.0.1:{self.stack.ports[app_id].http}"
+
+    def dapr_headers(self, app_id: str) -> dict[str, str]:
+        """What the app sends its sidecar's API (its DAPR_API_TOKEN); none when tokens are off."""
+        tokens = self.stack.tokens.get(app_id)
+        return {} if tokens is None else {API_TOKEN_HEADER: tokens.api}
+
+    def app_headers(self, app_id: str) -> dict[str, str]:
+        """What the sidecar sends its app (its APP_API_TOKEN); none when tokens are off."""
+        tokens = self.stack.tokens.get(app_id)
+        return {} if tokens is None else {API_TOKEN_HEADER: tokens.app}
 
     def app_log_records(self, app_id: str) -> list[dict[str, Any]]:
         """The JSON lines an app has logged so far (non-JSON lines, such as tracebacks, skipped)."""
@@ -91,8 +107,11 @@ def running_stack(
     env: dict[str, str] | None = None,
     observability: bool = False,
     profile: str | None = None,
+    api_tokens: bool = False,
 ) -> Iterator[RunningStack]:
-    """`profile` (e.g. "kafka,postgres") defaults to $SIDECART_PROFILE, else the run file's."""
+    """`profile` (e.g. "kafka,postgres") defaults to $SIDECART_PROFILE, else the run file's.
+
+    `api_tokens`: a fresh pair of Dapr API tokens per app (and per start attempt)."""
     options = StackOptions(
         run_file=run_file,
         log_dir=tmp / "logs",
@@ -102,6 +121,7 @@ def running_stack(
         extra_env=env or {},
         observability=observability,
         profile=profile if profile is not None else os.environ.get(PROFILE_ENV) or None,
+        api_tokens=api_tokens,
     )
     stack = _start_with_fresh_ports(options)
     try:

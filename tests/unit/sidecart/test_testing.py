@@ -1,9 +1,9 @@
 import time
 from pathlib import Path
 
-from sidecart.launcher import Stack, StackOptions
+from sidecart.launcher import AppTokens, Stack, StackOptions
 from sidecart.procs import ManagedProcess
-from sidecart.testing import _lost_port_race, eventually
+from sidecart.testing import RunningStack, _lost_port_race, eventually
 
 
 def finished_process(tmp_path: Path, output: str) -> ManagedProcess:
@@ -44,3 +44,22 @@ def test_eventually_returns_the_first_passing_result() -> None:
         return 42.0
 
     assert eventually(settles, timeout=5, interval=0.05) == 42.0
+
+
+def test_a_test_calls_a_sidecar_and_an_app_with_that_apps_own_tokens(tmp_path: Path) -> None:
+    stack = Stack(
+        StackOptions(run_file=tmp_path / "dapr.yaml", log_dir=tmp_path, data_dir=tmp_path)
+    )
+    stack.tokens["catalog"] = AppTokens(api="api-token-of-catalog", app="app-token-of-catalog")
+    running = RunningStack(stack, tmp_path)
+    assert running.dapr_headers("catalog") == {"dapr-api-token": "api-token-of-catalog"}
+    assert running.app_headers("catalog") == {"dapr-api-token": "app-token-of-catalog"}
+
+
+def test_with_tokens_off_a_test_sends_no_token_header(tmp_path: Path) -> None:
+    stack = Stack(
+        StackOptions(run_file=tmp_path / "dapr.yaml", log_dir=tmp_path, data_dir=tmp_path)
+    )
+    running = RunningStack(stack, tmp_path)
+    assert running.dapr_headers("catalog") == {}
+    assert running.app_headers("catalog") == {}
