@@ -47,6 +47,38 @@ def test_every_app_of_the_run_file_has_a_deployment_with_matching_dapr_annotatio
         assert env["APP_ID"] == app.app_id
 
 
+def test_every_deployment_authenticates_both_ways_with_its_own_pair_of_api_token_secrets() -> None:
+    """daprd reads the secrets named by the annotations (key `token`, as Dapr's injector
+    requires), the app the very same secrets, so app and sidecar hold one pair."""
+    _, apps = load(ROOT / "dapr" / "dapr.yaml")
+    deployments = {
+        d["metadata"]["name"]: d for d in documents(K8S / "apps") if d["kind"] == "Deployment"
+    }
+    names: list[str] = []
+    for app in apps:
+        template = deployments[app.app_id]["spec"]["template"]
+        notes = template["metadata"]["annotations"]
+        (container,) = template["spec"]["containers"]
+        env = {e["name"]: e for e in container["env"]}
+        expected = {
+            "DAPR_API_TOKEN": ("dapr.io/api-token-secret", f"{app.app_id}-dapr-api-token"),
+            "APP_API_TOKEN": ("dapr.io/app-token-secret", f"{app.app_id}-app-api-token"),
+        }
+        for variable, (annotation, secret) in expected.items():
+            assert notes[annotation] == secret
+            assert "value" not in env[variable]  # never a literal token
+            assert env[variable]["valueFrom"]["secretKeyRef"] == {"name": secret, "key": "token"}
+            names.append(secret)
+    assert len(set(names)) == len(names) == 2 * len(apps)
+
+
+def test_no_secret_value_is_committed_in_the_base() -> None:
+    kustomization = yaml.safe_load((K8S / "kustomization.yaml").read_text())
+    assert "secretGenerator" not in kustomization
+    every = [d for p in sorted(K8S.rglob("*.yaml")) for d in yaml.safe_load_all(p.read_text()) if d]
+    assert [d["metadata"]["name"] for d in every if d.get("kind") == "Secret"] == []
+
+
 def test_the_cluster_components_have_the_local_profiles_names_types_and_scopes() -> None:
     _, apps = load(ROOT / "dapr" / "dapr.yaml")
     local = {

@@ -40,3 +40,9 @@ def test_tye_uses_the_same_components_and_configuration_as_the_run_file() -> Non
     run_files = {p.resolve() for d in apps[0].resources_paths for p in d.glob("*.yaml")}
     assert tye_files == run_files
     assert (ROOT / dapr["config"]).resolve() == apps[0].config_file
+
+
+def test_tye_commits_no_api_token() -> None:
+    services = tye()["services"]
+    names = {e["name"] for s in services for e in s.get("env", [])}  # type: ignore[attr-defined]
+    assert not names & {"DAPR_API_TOKEN", "APP_API_TOKEN"}
