@@ -21,7 +21,11 @@ def shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
     """web and catalog with their sidecars; web's cache lives long, so only events refresh it."""
     tmp = tmp_path_factory.mktemp("shop")
     with running_stack(
-        RUN_FILE, tmp, apps={"web", "catalog"}, env={"WEB_CACHE_TTL_SECONDS": "3600"}
+        RUN_FILE,
+        tmp,
+        apps={"web", "catalog"},
+        env={"WEB_CACHE_TTL_SECONDS": "3600"},
+        api_tokens=True,
     ) as stack:
         yield stack
 

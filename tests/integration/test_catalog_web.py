@@ -47,14 +47,14 @@ def test_the_catalog_is_seeded_into_the_real_state_store(shop: RunningStack) -> 
 
 def test_a_product_is_served_by_the_catalog_through_its_sidecar(shop: RunningStack) -> None:
     url = shop.dapr_url("web") + "/v1.0/invoke/catalog/method/products/OLJCESPC7Z"
-    response = httpx.get(url)
+    response = httpx.get(url, headers=shop.dapr_headers("web"))
     assert response.status_code == 200
     assert response.json()["price"] == {"amount": "19.99", "currency": "USD"}
 
 
 def test_an_unknown_product_is_a_404_through_the_sidecars(shop: RunningStack) -> None:
     url = shop.dapr_url("web") + "/v1.0/invoke/catalog/method/products/NOPE"
-    assert httpx.get(url).status_code == 404
+    assert httpx.get(url, headers=shop.dapr_headers("web")).status_code == 404
 
 
 def test_search_narrows_the_home_page(shop: RunningStack) -> None:
@@ -68,11 +68,14 @@ def test_a_catalog_change_is_published_and_web_drops_its_cached_products(
 ) -> None:
     assert "Candle Holder" in httpx.get(shop.app_url("web") + "/").text  # now cached
     product = httpx.get(
-        shop.dapr_url("catalog") + "/v1.0/invoke/catalog/method/products/0PUK6V6EV0"
+        shop.dapr_url("catalog") + "/v1.0/invoke/catalog/method/products/0PUK6V6EV0",
+        headers=shop.dapr_headers("catalog"),
     ).json()
     product["name"] = "Brass Candle Holder"
     response = httpx.put(
-        shop.dapr_url("web") + "/v1.0/invoke/catalog/method/products/0PUK6V6EV0", json=product
+        shop.dapr_url("web") + "/v1.0/invoke/catalog/method/products/0PUK6V6EV0",
+        json=product,
+        headers=shop.dapr_headers("web"),
     )
     assert response.status_code == 200
 

@@ -43,7 +43,8 @@ def web_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack
         "WEB_ORDER_POLL_SECONDS": "0.3",
         "WEB_ORDER_STREAM_SECONDS": "60",
     }
-    with running_stack(RUN_FILE, tmp, apps=set(APPS), env=env) as stack:
+    # As `sidecart run` runs it: Dapr API tokens on between every app and its sidecar.
+    with running_stack(RUN_FILE, tmp, apps=set(APPS), env=env, api_tokens=True) as stack:
         yield stack
 
 
@@ -346,7 +347,11 @@ def test_the_platform_page_shows_every_sidecar_healthy_with_its_components(
 def test_a_dead_letter_is_listed_and_replayed_to_its_topic(web_stack: RunningStack) -> None:
     marker = uuid.uuid4().hex
     publish = f"{web_stack.dapr_url('web')}/v1.0/publish/pubsub/catalog-changed"
-    assert httpx.post(publish, json={"not_a_catalog_change": marker}).status_code == 204
+    headers = web_stack.dapr_headers("web")
+    assert (
+        httpx.post(publish, json={"not_a_catalog_change": marker}, headers=headers).status_code
+        == 204
+    )
     with admin(web_stack) as client:
 
         def listed() -> str:
@@ -402,7 +407,7 @@ def test_a_load_generator_session_works_without_any_browser_header(
 def catalog_product(stack: RunningStack, product_id: str) -> dict[str, Any]:
     """The catalog's own record, read through a sidecar as any service would."""
     url = f"{stack.dapr_url('web')}/v1.0/invoke/catalog/method/products/{product_id}"
-    response = httpx.get(url, timeout=10.0)
+    response = httpx.get(url, timeout=10.0, headers=stack.dapr_headers("web"))
     assert response.status_code == 200, response.text
     return dict(response.json())
 
@@ -411,12 +416,15 @@ def set_stock(stack: RunningStack, product_id: str, stock: int) -> None:
     product = catalog_product(stack, product_id)
     product["stock"] = stock
     url = f"{stack.dapr_url('web')}/v1.0/invoke/catalog/method/products/{product_id}"
-    assert httpx.put(url, json=product, timeout=10.0).status_code == 200
+    response = httpx.put(url, json=product, timeout=10.0, headers=stack.dapr_headers("web"))
+    assert response.status_code == 200, response.text
 
 
 def sent_emails(stack: RunningStack, order_id: str) -> list[dict[str, Any]]:
     url = f"{stack.dapr_url('web')}/v1.0/invoke/notification/method/notifications"
-    response = httpx.get(url, params={"order_id": order_id}, timeout=10.0)
+    response = httpx.get(
+        url, params={"order_id": order_id}, timeout=10.0, headers=stack.dapr_headers("web")
+    )
     assert response.status_code == 200, response.text
     body = response.json()
     return list(body["items"] if isinstance(body, dict) else body)
