@@ -33,6 +33,7 @@ from tests.integration.test_web_shop import (
     add,
     check_out,
     final_status,
+    set_stock,
     shopper,
 )
 
@@ -330,16 +331,6 @@ def scraped_since(stack: RunningStack, moment: float) -> None:
 def increases(stack: RunningStack, before: dict[str, float]) -> dict[str, float]:
     now = business_counts(stack)
     return {name: now[name] - before[name] for name in BUSINESS_COUNTERS}
-
-
-def set_stock(stack: RunningStack, product_id: str, stock: int) -> None:
-    """Change a product's stock through web's sidecar, as the admin's catalog edit does."""
-    url = f"{stack.dapr_url('web')}/v1.0/invoke/catalog/method/products/{product_id}"
-    headers = stack.dapr_headers("web")
-    product = httpx.get(url, timeout=10, headers=headers)
-    assert product.status_code == 200, product.text
-    changed = httpx.put(url, json={**product.json(), "stock": stock}, timeout=10, headers=headers)
-    assert changed.status_code == 200, changed.text
 
 
 def logged(stack: RunningStack, app_id: str, message: str, order_id: str) -> int:
