@@ -10,10 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import secrets
-from collections.abc import AsyncIterator
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
-from typing import Protocol
 from urllib.parse import quote
 
 from fastapi import Depends, FastAPI, Request
@@ -23,7 +20,8 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from sidecart.service import metrics, pubsub
-from sidecart.service.observability import instrument, shutdown_tracing
+from sidecart.service.composition import PortsFactory, ports_lifespan
+from sidecart.service.observability import instrument
 from web.currency import load_rates
 from web.dapr_adapters import dapr_ports, register_subscriptions
 from web.domain import Cache, DeadLetter, RejectedError, UpstreamError, redact_secrets
@@ -39,10 +37,6 @@ from web.views import admin, orders, shop
 
 log = logging.getLogger("web")
 HERE = Path(__file__).parent
-
-
-class PortsFactory(Protocol):
-    def __call__(self, settings: WebSettings) -> AbstractAsyncContextManager[Ports]: ...
 
 
 def _context(settings: WebSettings) -> WebContext:
@@ -127,19 +121,15 @@ def _add_error_pages(app: FastAPI) -> None:
         return error_page(request, 500, "Something went wrong on our side.")
 
 
-def create_app(settings: WebSettings, make_ports: PortsFactory = dapr_ports) -> FastAPI:
+def create_app(
+    settings: WebSettings, make_ports: PortsFactory[WebSettings, Ports] = dapr_ports
+) -> FastAPI:
     web = _context(settings)
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with make_ports(settings) as ports:
-            app.state.ports = ports
-            yield
-        shutdown_tracing()
-
+    # Only the services' lifespan is shared: web's pages need their own app (no API docs, a
+    # cross-site check on every route, `/_healthz`, the app token on daprd's routes only).
     app = FastAPI(
         title="Sidecart",
-        lifespan=lifespan,
+        lifespan=ports_lifespan(settings, make_ports),
         docs_url=None,
         redoc_url=None,
         openapi_url=None,

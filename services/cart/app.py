@@ -8,9 +8,7 @@ that name the field at fault (422 in FastAPI's shape, 404 for a product the cata
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import Annotated, Any, Protocol
+from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, HTTPException, Path, Request, Response
 from fastapi.exceptions import RequestValidationError
@@ -29,23 +27,15 @@ from services.cart.schemas import (
 )
 from services.cart.settings import CartSettings
 from sidecart.service import failures, metrics, pubsub
-from sidecart.service.observability import instrument, shutdown_tracing
+from sidecart.service.composition import PortsFactory, ports_dependency, service_app
 
 log = logging.getLogger("cart")
 LINE_CHANGES = ("added", "updated", "removed")  # the `change` label of the cart line counter
 
 
-def _ports(request: Request) -> Ports:
-    return request.app.state.ports  # type: ignore[no-any-return]
-
-
-PortsDep = Annotated[Ports, Depends(_ports)]
+PortsDep = Annotated[Ports, Depends(ports_dependency(Ports))]
 ShopperPath = Annotated[str, Path(pattern=SHOPPER_ID_PATTERN)]
 ProductPath = Annotated[str, Path(pattern=PRODUCT_ID_PATTERN)]
-
-
-class PortsFactory(Protocol):
-    def __call__(self, settings: CartSettings) -> AbstractAsyncContextManager[Ports]: ...
 
 
 def _problem(location: str, error: domain.CartError) -> list[dict[str, Any]]:
@@ -61,16 +51,10 @@ def _refused(error: domain.CartError, product_in: str = "body") -> Exception:
     return RequestValidationError(_problem(location, error))
 
 
-def create_app(settings: CartSettings, make_ports: PortsFactory = dapr_ports) -> FastAPI:
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with make_ports(settings) as ports:
-            app.state.ports = ports
-            yield
-        shutdown_tracing()
-
-    app = FastAPI(title="Sidecart cart", lifespan=lifespan)
-    instrument(app, settings)
+def create_app(
+    settings: CartSettings, make_ports: PortsFactory[CartSettings, Ports] = dapr_ports
+) -> FastAPI:
+    app = service_app("Sidecart cart", settings, make_ports)
     # Each change's series is exported at 0 from the start: one that first appeared at 1 would
     # hide that first change from increase() and rate(), which dashboards and rules use.
     for change in LINE_CHANGES:
@@ -110,10 +94,6 @@ def create_app(settings: CartSettings, make_ports: PortsFactory = dapr_ports) ->
     async def unavailable(_: Request, exc: domain.DependencyUnavailableError) -> JSONResponse:
         log.warning("a dependency of the cart failed", extra={"error": str(exc)})
         return failures.unavailable("the cart is unavailable right now; try again")
-
-    @app.get("/healthz")
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok"}
 
     @app.get("/carts/{shopper_id}")
     async def get_cart(shopper_id: ShopperPath, p: PortsDep) -> CartModel:

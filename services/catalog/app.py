@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import UTC, datetime
-from typing import Annotated, Protocol
+from typing import Annotated
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 
@@ -29,20 +27,12 @@ from services.catalog.schemas import (
 )
 from services.catalog.settings import CatalogSettings
 from sidecart.service import pubsub
-from sidecart.service.observability import instrument, shutdown_tracing
+from sidecart.service.composition import PortsFactory, ports_dependency, service_app
 
 log = logging.getLogger("catalog")
 
 
-def _ports(request: Request) -> Ports:
-    return request.app.state.ports  # type: ignore[no-any-return]
-
-
-PortsDep = Annotated[Ports, Depends(_ports)]
-
-
-class PortsFactory(Protocol):
-    def __call__(self, settings: CatalogSettings) -> AbstractAsyncContextManager[Ports]: ...
+PortsDep = Annotated[Ports, Depends(ports_dependency(Ports))]
 
 
 def load_seed(settings: CatalogSettings) -> list[domain.Product]:
@@ -56,18 +46,15 @@ def _edit_refused(exc: domain.ProductNotFoundError | domain.StockChangedError) -
     return HTTPException(status_code=status, detail=str(exc))
 
 
-def create_app(settings: CatalogSettings, make_ports: PortsFactory = dapr_ports) -> FastAPI:
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with make_ports(settings) as ports:
-            app.state.ports = ports
-            if await domain.seed_if_empty(ports.products, load_seed(settings)):
-                log.info("catalog seeded", extra={"seed_file": str(settings.seed_file)})
-            yield
-        shutdown_tracing()
+def create_app(
+    settings: CatalogSettings, make_ports: PortsFactory[CatalogSettings, Ports] = dapr_ports
+) -> FastAPI:
+    async def seed_at_first_start(ports: Ports) -> None:
+        # Run before the app serves, so its first answer already lists the seeded products.
+        if await domain.seed_if_empty(ports.products, load_seed(settings)):
+            log.info("catalog seeded", extra={"seed_file": str(settings.seed_file)})
 
-    app = FastAPI(title="Sidecart catalog", lifespan=lifespan)
-    instrument(app, settings)
+    app = service_app("Sidecart catalog", settings, make_ports, on_start=seed_at_first_start)
 
     async def on_order_placed(event: pubsub.CloudEvent[OrderPlacedIn]) -> pubsub.Status:
         order = event.data
@@ -124,10 +111,6 @@ def create_app(settings: CatalogSettings, make_ports: PortsFactory = dapr_ports)
             order_confirmed=on_order_confirmed,
         ),
     )
-
-    @app.get("/healthz")
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok"}
 
     @app.get("/products")
     async def list_products(

@@ -7,10 +7,9 @@ turn ordering's events into emails sent once each; `GET /notifications` lists wh
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Protocol
+from typing import Annotated
 
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi.responses import JSONResponse
@@ -26,21 +25,13 @@ from services.notification.schemas import (
 )
 from services.notification.settings import NotificationSettings
 from sidecart.service import failures, pubsub
-from sidecart.service.observability import instrument, shutdown_tracing
+from sidecart.service.composition import PortsFactory, ports_dependency, service_app
 
 log = logging.getLogger("notification")
 LISTED = 100
 
 
-def _ports(request: Request) -> Ports:
-    return request.app.state.ports  # type: ignore[no-any-return]
-
-
-PortsDep = Annotated[Ports, Depends(_ports)]
-
-
-class PortsFactory(Protocol):
-    def __call__(self, settings: NotificationSettings) -> AbstractAsyncContextManager[Ports]: ...
+PortsDep = Annotated[Ports, Depends(ports_dependency(Ports))]
 
 
 def utc_now() -> datetime:
@@ -49,21 +40,12 @@ def utc_now() -> datetime:
 
 def create_app(
     settings: NotificationSettings,
-    make_ports: PortsFactory = dapr_ports,
+    make_ports: PortsFactory[NotificationSettings, Ports] = dapr_ports,
     clock: Callable[[], datetime] = utc_now,
 ) -> FastAPI:
     sender = settings.sender_mailbox
     lease = timedelta(seconds=settings.send_lease_seconds)
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with make_ports(settings) as ports:
-            app.state.ports = ports
-            yield
-        shutdown_tracing()
-
-    app = FastAPI(title="Sidecart notification", lifespan=lifespan)
-    instrument(app, settings)
+    app = service_app("Sidecart notification", settings, make_ports)
 
     async def send(draft: domain.Draft) -> pubsub.Status:
         ports: Ports = app.state.ports
@@ -98,10 +80,6 @@ def create_app(
     async def unavailable(_: Request, exc: domain.DependencyUnavailableError) -> JSONResponse:
         log.warning("a dependency of notification failed", extra={"error": str(exc)})
         return failures.unavailable("notifications are unavailable right now; try again")
-
-    @app.get("/healthz")
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok"}
 
     @app.get("/notifications")
     async def list_notifications(

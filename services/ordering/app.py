@@ -7,11 +7,9 @@ handlers only translate HTTP and CloudEvents into domain calls.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import replace
 from datetime import timedelta
-from typing import Annotated, Protocol
+from typing import Annotated
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
@@ -38,7 +36,7 @@ from services.ordering.schemas import (
 )
 from services.ordering.settings import OrderingSettings
 from sidecart.service import metrics, pubsub
-from sidecart.service.observability import instrument, shutdown_tracing
+from sidecart.service.composition import PortsFactory, ports_dependency, service_app
 from sidecart.service.spans import current_trace_id
 
 log = logging.getLogger("ordering")
@@ -55,15 +53,7 @@ def _cursor(before: str | None) -> domain.Listed | None:
         raise RequestValidationError([error]) from exc
 
 
-def _ports(request: Request) -> Ports:
-    return request.app.state.ports  # type: ignore[no-any-return]
-
-
-PortsDep = Annotated[Ports, Depends(_ports)]
-
-
-class PortsFactory(Protocol):
-    def __call__(self, settings: OrderingSettings) -> AbstractAsyncContextManager[Ports]: ...
+PortsDep = Annotated[Ports, Depends(ports_dependency(Ports))]
 
 
 def event_handlers(app: FastAPI, settings: OrderingSettings) -> Handlers:
@@ -133,31 +123,20 @@ def event_handlers(app: FastAPI, settings: OrderingSettings) -> Handlers:
     )
 
 
-def create_app(settings: OrderingSettings, make_ports: PortsFactory = dapr_ports) -> FastAPI:
+def create_app(
+    settings: OrderingSettings, make_ports: PortsFactory[OrderingSettings, Ports] = dapr_ports
+) -> FastAPI:
     timing = domain.Timing(
         wait=timedelta(seconds=settings.duplicate_wait_seconds),
         lease=timedelta(seconds=settings.claim_lease_seconds),
     )
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with make_ports(settings) as ports:
-            app.state.ports = ports
-            yield
-        shutdown_tracing()
-
-    app = FastAPI(title="Sidecart ordering", lifespan=lifespan)
-    instrument(app, settings)
+    app = service_app("Sidecart ordering", settings, make_ports)
     # Each reason's series is exported at 0 from the start: one that first appeared at 1 would
     # hide that first cancellation from increase() and rate(), which dashboards and rules use.
     for reason in domain.CancelReason:
         metrics.ORDERS_CANCELLED.labels(reason.value)
 
     register_subscriptions(app, settings, event_handlers(app, settings))
-
-    @app.get("/healthz")
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok"}
 
     @app.post("/orders", status_code=201)
     async def place_order(body: PlaceOrderRequest, response: Response, p: PortsDep) -> OrderModel:

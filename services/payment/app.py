@@ -8,10 +8,8 @@ no log line and no error response: validation errors are answered without the su
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import timedelta
-from typing import Annotated, Any, Protocol
+from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
@@ -23,38 +21,23 @@ from services.payment.ports import Ports
 from services.payment.schemas import PaymentRequestedIn, PaymentView, TokenRequest, TokenResponse
 from services.payment.settings import PaymentSettings
 from sidecart.service import metrics, pubsub
-from sidecart.service.observability import instrument, shutdown_tracing
+from sidecart.service.composition import PortsFactory, ports_dependency, service_app
 
 log = logging.getLogger("payment")
 
 
-def _ports(request: Request) -> Ports:
-    return request.app.state.ports  # type: ignore[no-any-return]
-
-
-PortsDep = Annotated[Ports, Depends(_ports)]
-
-
-class PortsFactory(Protocol):
-    def __call__(self, settings: PaymentSettings) -> AbstractAsyncContextManager[Ports]: ...
+PortsDep = Annotated[Ports, Depends(ports_dependency(Ports))]
 
 
 def _field_error(field: str, message: str, kind: str = "card_invalid") -> list[dict[str, Any]]:
     return [{"loc": ["body", field], "msg": message, "type": kind}]
 
 
-def create_app(settings: PaymentSettings, make_ports: PortsFactory = dapr_ports) -> FastAPI:
+def create_app(
+    settings: PaymentSettings, make_ports: PortsFactory[PaymentSettings, Ports] = dapr_ports
+) -> FastAPI:
     lease = timedelta(seconds=settings.charge_lease_seconds)
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with make_ports(settings) as ports:
-            app.state.ports = ports
-            yield
-        shutdown_tracing()
-
-    app = FastAPI(title="Sidecart payment", lifespan=lifespan)
-    instrument(app, settings)
+    app = service_app("Sidecart payment", settings, make_ports)
     # Each reason's series is exported at 0 from the start: one that first appeared at 1 would
     # hide that first decline from increase() and rate(), which dashboards and rules use.
     for code in domain.DeclineCode:
@@ -96,10 +79,6 @@ def create_app(settings: PaymentSettings, make_ports: PortsFactory = dapr_ports)
         return pubsub.Status.SUCCESS
 
     register_subscriptions(app, settings, Handlers(payment_requested=on_payment_requested))
-
-    @app.get("/healthz")
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok"}
 
     @app.post("/tokens", status_code=201)
     async def create_token(body: TokenRequest, p: PortsDep) -> TokenResponse:
