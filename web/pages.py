@@ -18,6 +18,7 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import pass_context
 from jinja2.runtime import Context
 
+from sidecart.service.composition import ports_dependency
 from web.currency import Rates
 from web.domain import Cache, Price, Product, ProductPage
 from web.passwords import PasswordHash
@@ -73,10 +74,6 @@ def web_context(request: Request) -> WebContext:
     return request.app.state.web  # type: ignore[no-any-return]
 
 
-def ports(request: Request) -> Ports:
-    return request.app.state.ports  # type: ignore[no-any-return]
-
-
 def shopper_id(request: Request) -> str:
     shopper: Shopper = request.state.shopper
     return shopper.id
@@ -116,7 +113,7 @@ async def refuse_cross_site(request: Request) -> None:
 
 
 WebDep = Annotated[WebContext, Depends(web_context)]
-PortsDep = Annotated[Ports, Depends(ports)]
+PortsDep = Annotated[Ports, Depends(ports_dependency(Ports))]
 ShopperDep = Annotated[str, Depends(shopper_id)]
 CurrencyDep = Annotated[str, Depends(currency)]
 
