@@ -3,6 +3,7 @@
 This is the composition root: the lifespan makes the one DaprClient and the HTTP client for
 invoking the catalog; routes only translate HTTP to domain calls and domain errors to answers
 that name the field at fault (422 in FastAPI's shape, 404 for a product the catalog lacks).
+The cart line counter counts here, from the lines the domain says a stored change changed.
 """
 
 from __future__ import annotations
@@ -30,7 +31,12 @@ from sidecart.service import failures, metrics, pubsub
 from sidecart.service.composition import PortsFactory, ports_dependency, service_app
 
 log = logging.getLogger("cart")
-LINE_CHANGES = ("added", "updated", "removed")  # the `change` label of the cart line counter
+SHOPPER_CHANGES = {
+    domain.LineChangeKind.ADDED: metrics.CartLineChange.ADDED,
+    domain.LineChangeKind.UPDATED: metrics.CartLineChange.UPDATED,
+    domain.LineChangeKind.REMOVED: metrics.CartLineChange.REMOVED,
+}
+"""How a line changed by the shopper's request is counted."""
 
 
 PortsDep = Annotated[Ports, Depends(ports_dependency(Ports))]
@@ -51,21 +57,23 @@ def _refused(error: domain.CartError, product_in: str = "body") -> Exception:
     return RequestValidationError(_problem(location, error))
 
 
+def count_shopper_changes(update: domain.CartUpdate) -> None:
+    for change in update.line_changes:
+        metrics.cart_line_changed(SHOPPER_CHANGES[change.kind])
+
+
 def create_app(
     settings: CartSettings, make_ports: PortsFactory[CartSettings, Ports] = dapr_ports
 ) -> FastAPI:
     app = service_app("Sidecart cart", settings, make_ports)
-    # Each change's series is exported at 0 from the start: one that first appeared at 1 would
-    # hide that first change from increase() and rate(), which dashboards and rules use.
-    for change in LINE_CHANGES:
-        metrics.CART_LINES.labels(change)
+    metrics.initialise_business_counters(metrics.CART_LINES)
 
     async def on_order_placed(event: pubsub.CloudEvent[OrderPlacedIn]) -> pubsub.Status:
         order = event.data
         ports: Ports = app.state.ports
         fields = {"order_id": order.order_id, "shopper_id": order.shopper_id}
         try:
-            taken = await domain.take_out_ordered(
+            update = await domain.take_out_ordered(
                 ports.carts, order.shopper_id, order.order_id, order.ordered()
             )
         except (domain.CartBusyError, domain.DependencyUnavailableError) as exc:
@@ -74,10 +82,11 @@ def create_app(
                 extra={**fields, "why": str(exc)},
             )
             return pubsub.Status.RETRY
-        log.info(
-            "ordered items taken out of the cart" if taken else "order already handled, cart kept",
-            extra=fields,
-        )
+        if update is None:
+            log.info("order already handled, cart kept", extra=fields)
+            return pubsub.Status.SUCCESS
+        metrics.cart_line_changed(metrics.CartLineChange.ORDERED, len(update.line_changes))
+        log.info("ordered items taken out of the cart", extra=fields)
         return pubsub.Status.SUCCESS
 
     register_subscriptions(app, settings, on_order_placed=on_order_placed)
@@ -102,38 +111,38 @@ def create_app(
     @app.post("/carts/{shopper_id}/items")
     async def add_item(shopper_id: ShopperPath, body: AddItemModel, p: PortsDep) -> CartModel:
         try:
-            cart = await domain.add_item(
+            update = await domain.add_item(
                 p.carts, p.catalog, shopper_id, body.product_id, body.quantity
             )
         except domain.CartError as exc:
             raise _refused(exc) from None
-        metrics.cart_line_changed("added")
-        return CartModel.of(cart)
+        count_shopper_changes(update)
+        return CartModel.of(update.cart)
 
     @app.put("/carts/{shopper_id}/items/{product_id}")
     async def set_item_quantity(
         shopper_id: ShopperPath, product_id: ProductPath, body: SetQuantityModel, p: PortsDep
     ) -> CartModel:
         try:
-            cart = await domain.set_item_quantity(
+            update = await domain.set_item_quantity(
                 p.carts, p.catalog, shopper_id, product_id, body.quantity
             )
         except domain.CartError as exc:
             raise _refused(exc, product_in="path") from None
-        metrics.cart_line_changed("updated" if body.quantity else "removed")
-        return CartModel.of(cart)
+        count_shopper_changes(update)
+        return CartModel.of(update.cart)
 
     @app.delete("/carts/{shopper_id}/items/{product_id}")
     async def remove_item(
         shopper_id: ShopperPath, product_id: ProductPath, p: PortsDep
     ) -> CartModel:
-        cart = await domain.remove_item(p.carts, shopper_id, product_id)
-        metrics.cart_line_changed("removed")
-        return CartModel.of(cart)
+        update = await domain.remove_item(p.carts, shopper_id, product_id)
+        count_shopper_changes(update)
+        return CartModel.of(update.cart)
 
     @app.delete("/carts/{shopper_id}", status_code=204)
     async def clear_cart(shopper_id: ShopperPath, p: PortsDep) -> Response:
-        await domain.clear_cart(p.carts, shopper_id)
+        count_shopper_changes(await domain.clear_cart(p.carts, shopper_id))
         return Response(status_code=204)
 
     return app

@@ -2,10 +2,13 @@
 
 A `Cart` is an immutable value; every change returns a new cart, so the repository can apply a
 change again on a fresher copy when a concurrent writer got there first (optimistic concurrency).
+Every use case that changes a cart answers a `CartUpdate`: the cart the stored change was
+applied to and the result, so a caller can tell which lines changed and how (`line_changes`).
 """
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 
@@ -150,6 +153,57 @@ class Cart:
 CartChange = Callable[[Cart], Cart]
 
 
+class LineChangeKind(enum.StrEnum):
+    ADDED = "added"
+    """The product was not in the cart and now is."""
+    UPDATED = "updated"
+    """The line's quantity changed and the line stays."""
+    REMOVED = "removed"
+    """The line is gone."""
+
+
+@dataclass(frozen=True)
+class LineChange:
+    """One line whose quantity differs between two carts (0: not in that cart)."""
+
+    product_id: str
+    before: int
+    after: int
+
+    @property
+    def kind(self) -> LineChangeKind:
+        if self.before == 0:
+            return LineChangeKind.ADDED
+        if self.after == 0:
+            return LineChangeKind.REMOVED
+        return LineChangeKind.UPDATED
+
+
+def line_changes(before: Cart, after: Cart) -> tuple[LineChange, ...]:
+    """Every line whose quantity differs from `before` to `after`: the lines of `before` in
+    their order, then the lines new in `after`; nothing for carts with the same lines."""
+    products = [x.product_id for x in before.lines]
+    products += [x.product_id for x in after.lines if before.quantity_of(x.product_id) == 0]
+    return tuple(
+        LineChange(product_id, before.quantity_of(product_id), after.quantity_of(product_id))
+        for product_id in products
+        if before.quantity_of(product_id) != after.quantity_of(product_id)
+    )
+
+
+@dataclass(frozen=True)
+class CartUpdate:
+    """A change as stored: `before`, the cart it was applied to (the latest one, after any
+    retry on a conflict), and `cart`, the cart now stored (`before` when nothing changed)."""
+
+    before: Cart
+    cart: Cart
+
+    @property
+    def line_changes(self) -> tuple[LineChange, ...]:
+        return line_changes(self.before, self.cart)
+
+
 def check_quantity(quantity: int, low: int, high: int) -> None:
     if not low <= quantity <= high:
         raise InvalidQuantityError(quantity, low, high)
@@ -165,12 +219,12 @@ async def add_item(
     shopper_id: str,
     product_id: str,
     quantity: int,
-) -> Cart:
+) -> CartUpdate:
     """Add units of a product the catalog knows; the limits are checked on the latest cart."""
     check_quantity(quantity, low=1, high=MAX_ADD_QUANTITY)
     if not await catalog.exists(product_id):
         raise UnknownProductError(product_id)
-    return await carts.update(shopper_id, lambda cart: cart.add(product_id, quantity))
+    return await _update(carts, shopper_id, lambda cart: cart.add(product_id, quantity))
 
 
 async def set_item_quantity(
@@ -179,35 +233,41 @@ async def set_item_quantity(
     shopper_id: str,
     product_id: str,
     quantity: int,
-) -> Cart:
+) -> CartUpdate:
     """Set a line's quantity (0 removes it); a product must exist to be put in the cart."""
     check_quantity(quantity, low=0, high=MAX_LINE_QUANTITY)
     if quantity > 0 and not await catalog.exists(product_id):
         raise UnknownProductError(product_id)
-    return await carts.update(shopper_id, lambda cart: cart.set_quantity(product_id, quantity))
+    return await _update(carts, shopper_id, lambda cart: cart.set_quantity(product_id, quantity))
 
 
-async def remove_item(carts: CartRepository, shopper_id: str, product_id: str) -> Cart:
+async def remove_item(carts: CartRepository, shopper_id: str, product_id: str) -> CartUpdate:
     """Remove a line; removing a line that is not there changes nothing (DELETE is idempotent)."""
-    return await carts.update(shopper_id, lambda cart: cart.remove(product_id))
+    return await _update(carts, shopper_id, lambda cart: cart.remove(product_id))
 
 
-async def clear_cart(carts: CartRepository, shopper_id: str) -> Cart:
-    return await carts.update(shopper_id, Cart.cleared)
+async def clear_cart(carts: CartRepository, shopper_id: str) -> CartUpdate:
+    return await _update(carts, shopper_id, Cart.cleared)
 
 
 async def take_out_ordered(
     carts: CartRepository, shopper_id: str, order_id: str, ordered: Iterable[CartLine]
-) -> bool:
-    """Take a placed order's lines out of the shopper's cart, once per order; False when the
+) -> CartUpdate | None:
+    """Take a placed order's lines out of the shopper's cart, once per order; None when the
     order was already seen (the cart is then left as it is)."""
-    seen = False
     lines = tuple(ordered)
+    update = await _update(carts, shopper_id, lambda cart: cart.without_order(order_id, lines))
+    return None if order_id in update.before.handled_orders else update
 
-    def change(cart: Cart) -> Cart:
-        nonlocal seen  # the last attempt (on the latest cart) decides
-        seen = order_id in cart.handled_orders
-        return cart.without_order(order_id, lines)
 
-    await carts.update(shopper_id, change)
-    return not seen
+async def _update(carts: CartRepository, shopper_id: str, change: CartChange) -> CartUpdate:
+    """`carts.update` that remembers what the change was applied to: the repository may apply
+    it more than once (on conflicts), and the last attempt is the one stored."""
+    applied_to: list[Cart] = []
+
+    def recorded(cart: Cart) -> Cart:
+        applied_to.append(cart)
+        return change(cart)
+
+    stored = await carts.update(shopper_id, recorded)
+    return CartUpdate(applied_to[-1] if applied_to else stored, stored)

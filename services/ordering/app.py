@@ -131,10 +131,7 @@ def create_app(
         lease=timedelta(seconds=settings.claim_lease_seconds),
     )
     app = service_app("Sidecart ordering", settings, make_ports)
-    # Each reason's series is exported at 0 from the start: one that first appeared at 1 would
-    # hide that first cancellation from increase() and rate(), which dashboards and rules use.
-    for reason in domain.CancelReason:
-        metrics.ORDERS_CANCELLED.labels(reason.value)
+    metrics.initialise_business_counters(metrics.ORDERS_CANCELLED)
 
     register_subscriptions(app, settings, event_handlers(app, settings))
 

@@ -38,10 +38,7 @@ def create_app(
 ) -> FastAPI:
     lease = timedelta(seconds=settings.charge_lease_seconds)
     app = service_app("Sidecart payment", settings, make_ports)
-    # Each reason's series is exported at 0 from the start: one that first appeared at 1 would
-    # hide that first decline from increase() and rate(), which dashboards and rules use.
-    for code in domain.DeclineCode:
-        metrics.PAYMENT_DECLINES.labels(code.value)
+    metrics.initialise_business_counters(metrics.PAYMENT_DECLINES)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -285,6 +285,8 @@ BUSINESS_COUNTERS = {
     "payment declines": "sidecart_payment_declines_total",
     "payment declines, card declined": 'sidecart_payment_declines_total{reason="card_declined"}',
     "cart lines added": 'sidecart_cart_lines_total{change="added"}',
+    "cart lines ordered": 'sidecart_cart_lines_total{change="ordered"}',
+    "cart lines removed": 'sidecart_cart_lines_total{change="removed"}',
     "messages dead-lettered": "sidecart_messages_dead_lettered_total",
     f"messages dead-lettered from {MALFORMED_TOPIC}": (
         f'sidecart_messages_dead_lettered_total{{topic="{MALFORMED_TOPIC}"}}'
@@ -299,6 +301,8 @@ EXPECTED_INCREASES = {
     "payment declines": 1.0,
     "payment declines, card declined": 1.0,
     "cart lines added": 3.0,  # one line put in each checkout's cart
+    "cart lines ordered": 3.0,  # each taken out of its cart by the order's OrderPlaced
+    "cart lines removed": 0.0,  # the shoppers themselves took nothing out
     "messages dead-lettered": 1.0,
     f"messages dead-lettered from {MALFORMED_TOPIC}": 1.0,
 }

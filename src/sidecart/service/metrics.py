@@ -11,10 +11,17 @@ functions below from the service that owns the event:
 Label values are low-cardinality by construction: the route is the template
 (`/products/{product_id}`), never the raw path; reasons and topics are a handful of words.
 The Prometheus scrape adds `service` (the app id) and `source="app"` to every series.
+
+A business counter split by a label with a closed set of values (`OrderCancelReason`,
+`PaymentDeclineReason`, `CartLineChange`) is exported at 0 for each value by the service that
+owns it, in one line of its `create_app`:
+
+    metrics.initialise_business_counters(metrics.ORDERS_CANCELLED)
 """
 
 from __future__ import annotations
 
+import enum
 import logging
 import re
 import time
@@ -156,16 +163,59 @@ def add_red_metrics(app: FastAPI, excluded: str = "") -> None:
 
 # --- business metrics ----------------------------------------------------------------------
 
+
+class OrderCancelReason(enum.StrEnum):
+    """`reason` of `sidecart_orders_cancelled_total` (ordering's `CancelReason`)."""
+
+    OUT_OF_STOCK = "out_of_stock"
+    PAYMENT_DECLINED = "payment_declined"
+
+
+class PaymentDeclineReason(enum.StrEnum):
+    """`reason` of `sidecart_payment_declines_total` (payment's `DeclineCode`)."""
+
+    CARD_DECLINED = "card_declined"
+    INSUFFICIENT_FUNDS = "insufficient_funds"
+    UNKNOWN_CARD = "unknown_card"
+
+
+class CartLineChange(enum.StrEnum):
+    """`change` of `sidecart_cart_lines_total`: one count per cart line, per stored change.
+
+    A line is one product in one cart. The shopper's requests count by what they did to the
+    line; a request that changes no line (the same quantity again, removing a product that is
+    not in the cart, clearing an empty cart, a refused request) counts nothing.
+    """
+
+    ADDED = "added"
+    """A product that was not in the cart now is (POST an item, or PUT a quantity > 0)."""
+    UPDATED = "updated"
+    """A line's quantity changed and the line stays (POST more of it, PUT another quantity)."""
+    REMOVED = "removed"
+    """The shopper took a line out (DELETE it, PUT 0); clearing a cart counts each line."""
+    ORDERED = "ordered"
+    """A placed order took units out of the line (OrderPlaced): the line is gone, or holds
+    what was added since the checkout. A redelivered OrderPlaced counts nothing."""
+
+
 ORDERS_PLACED = Counter("sidecart_orders_placed", "Orders accepted by ordering (new ones only).")
 ORDERS_CONFIRMED = Counter("sidecart_orders_confirmed", "Orders that reached Confirmed.")
 ORDERS_CANCELLED = Counter(
-    "sidecart_orders_cancelled", "Orders that ended Cancelled, by reason.", ["reason"]
+    "sidecart_orders_cancelled",
+    "Orders that ended Cancelled, by reason: out_of_stock, payment_declined.",
+    ["reason"],
 )
 PAYMENT_DECLINES = Counter(
-    "sidecart_payment_declines", "Charges the card issuer declined, by reason.", ["reason"]
+    "sidecart_payment_declines",
+    "Charges the card issuer declined, by reason: card_declined, insufficient_funds, unknown_card.",
+    ["reason"],
 )
 CART_LINES = Counter(
-    "sidecart_cart_lines", "Cart line changes, by what happened to the line.", ["change"]
+    "sidecart_cart_lines",
+    "Cart lines changed, one per line and change: added (a product new to the cart), updated "
+    "(its quantity changed, the line stays), removed (by the shopper; a cleared cart counts "
+    "each line), ordered (a placed order took units out of it). No change, no count.",
+    ["change"],
 )
 DEAD_LETTERS = Counter(
     "sidecart_messages_dead_lettered",
@@ -178,6 +228,30 @@ PUBSUB_MESSAGES = Counter(
     ["topic", "status"],
 )
 
+KNOWN_LABEL_VALUES: dict[Counter, tuple[str, ...]] = {
+    ORDERS_CANCELLED: tuple(OrderCancelReason),
+    PAYMENT_DECLINES: tuple(PaymentDeclineReason),
+    CART_LINES: tuple(CartLineChange),
+}
+"""The business counters whose label takes a closed set of values, and those values."""
+
+
+def initialise_business_counters(*counters: Counter) -> None:
+    """Export each known label value of `counters` at 0; call it in the owning service's
+    `create_app`.
+
+    A labelled series appears with its first event, at 1, and `increase()` and `rate()` see no
+    change in a series' first sample: without this, the first cancellation, decline or line
+    change of each kind would be missing from every panel and rule. Counters with an open set
+    of values (topics) cannot be initialised and are refused, as is any other counter.
+    """
+    for counter in counters:
+        values = KNOWN_LABEL_VALUES.get(counter)
+        if values is None:
+            raise ValueError(f"{counter!r} has no known label values to export at 0")
+        for value in values:
+            counter.labels(value)
+
 
 def order_placed() -> None:
     ORDERS_PLACED.inc()
@@ -188,17 +262,17 @@ def order_confirmed() -> None:
 
 
 def order_cancelled(reason: str) -> None:
-    """`reason`: `out_of_stock` or `payment_declined` (docs/architecture.md)."""
+    """`reason`: an `OrderCancelReason` (docs/architecture.md)."""
     ORDERS_CANCELLED.labels(reason).inc()
 
 
 def payment_declined(reason: str) -> None:
-    """`reason`: e.g. `card_declined`, `insufficient_funds`."""
+    """`reason`: a `PaymentDeclineReason`."""
     PAYMENT_DECLINES.labels(reason).inc()
 
 
-def cart_line_changed(change: str, count: int = 1) -> None:
-    """`change`: `added`, `updated` or `removed` (a cleared cart counts each line removed)."""
+def cart_line_changed(change: CartLineChange, count: int = 1) -> None:
+    """`count` lines had this `change` (see `CartLineChange`); 0 counts nothing."""
     CART_LINES.labels(change).inc(count)
 
 

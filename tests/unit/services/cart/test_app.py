@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -248,9 +248,151 @@ async def test_a_renamed_order_placed_topic_is_followed_at_its_own_route(world: 
 def test_every_kind_of_line_change_is_exported_at_zero_before_the_first_change() -> None:
     metrics.CART_LINES.clear()  # as in a fresh process, whatever other tests counted
     create_app(SETTINGS)
-    changes = ("added", "updated", "removed")
+    changes = ("added", "updated", "removed", "ordered")
     exported = {
         change: REGISTRY.get_sample_value("sidecart_cart_lines_total", {"change": change})
         for change in changes
     }
     assert exported == dict.fromkeys(changes, 0.0)
+
+
+# --- the cart line counter: one count per line a stored change changed -----------------------
+
+
+def line_counts() -> dict[str, float]:
+    return {
+        change: REGISTRY.get_sample_value("sidecart_cart_lines_total", {"change": change}) or 0.0
+        for change in metrics.CartLineChange
+    }
+
+
+@pytest.fixture
+def counted() -> Callable[[], dict[str, float]]:
+    """The cart line counter's increases since the test began, by change; none when 0."""
+    before = line_counts()
+
+    def increases() -> dict[str, float]:
+        now = line_counts()
+        return {
+            change: now[change] - before[change] for change in now if now[change] != before[change]
+        }
+
+    return increases
+
+
+async def test_adding_a_product_new_to_the_cart_counts_one_line_added(
+    http: httpx.AsyncClient, world: World, counted: Callable[[], dict[str, float]]
+) -> None:
+    world.carts.carts["ada"] = Cart("ada", (CartLine("JAR", 1),))
+    await http.post("/carts/ada/items", json={"product_id": "MUG", "quantity": 2})
+    assert counted() == {"added": 1.0}
+
+
+async def test_adding_more_of_a_product_in_the_cart_counts_the_line_updated_not_added(
+    http: httpx.AsyncClient, world: World, counted: Callable[[], dict[str, float]]
+) -> None:
+    world.carts.carts["ada"] = Cart("ada", (CartLine("MUG", 1),))
+    await http.post("/carts/ada/items", json={"product_id": "MUG", "quantity": 2})
+    assert counted() == {"updated": 1.0}
+
+
+@pytest.mark.parametrize(
+    ("held", "quantity", "expected"),
+    [
+        (0, 2, {"added": 1.0}),
+        (1, 2, {"updated": 1.0}),
+        (1, 0, {"removed": 1.0}),
+        (2, 2, {}),
+        (0, 0, {}),
+    ],
+    ids=[
+        "a-new-line-is-added",
+        "another-quantity-is-updated",
+        "zero-is-removed",
+        "the-same-quantity-counts-nothing",
+        "zero-of-an-absent-line-counts-nothing",
+    ],
+)
+async def test_setting_a_quantity_counts_the_line_by_what_it_held(
+    http: httpx.AsyncClient,
+    world: World,
+    counted: Callable[[], dict[str, float]],
+    held: int,
+    quantity: int,
+    expected: dict[str, float],
+) -> None:
+    world.carts.carts["ada"] = Cart("ada", (CartLine("MUG", held),) if held else ())
+    response = await http.put("/carts/ada/items/MUG", json={"quantity": quantity})
+    assert response.status_code == 200
+    assert counted() == expected
+
+
+async def test_removing_a_line_in_the_cart_counts_one_line_removed(
+    http: httpx.AsyncClient, world: World, counted: Callable[[], dict[str, float]]
+) -> None:
+    world.carts.carts["ada"] = Cart("ada", (CartLine("MUG", 1), CartLine("JAR", 1)))
+    await http.delete("/carts/ada/items/MUG")
+    assert counted() == {"removed": 1.0}
+
+
+async def test_removing_a_product_that_is_not_in_the_cart_counts_nothing(
+    http: httpx.AsyncClient, world: World, counted: Callable[[], dict[str, float]]
+) -> None:
+    world.carts.carts["ada"] = Cart("ada", (CartLine("JAR", 1),))
+    assert (await http.delete("/carts/ada/items/MUG")).status_code == 200
+    assert counted() == {}
+
+
+async def test_clearing_a_cart_counts_each_of_its_lines_removed(
+    http: httpx.AsyncClient, world: World, counted: Callable[[], dict[str, float]]
+) -> None:
+    world.carts.carts["ada"] = Cart("ada", (CartLine("MUG", 1), CartLine("JAR", 3)))
+    assert (await http.delete("/carts/ada")).status_code == 204
+    assert counted() == {"removed": 2.0}
+
+
+async def test_clearing_an_empty_cart_counts_nothing(
+    http: httpx.AsyncClient, counted: Callable[[], dict[str, float]]
+) -> None:
+    assert (await http.delete("/carts/ada")).status_code == 204
+    assert counted() == {}
+
+
+async def test_a_refused_change_counts_nothing(
+    http: httpx.AsyncClient, world: World, counted: Callable[[], dict[str, float]]
+) -> None:
+    world.carts.carts["ada"] = Cart("ada", (CartLine("MUG", 98),))
+    await http.post("/carts/ada/items", json={"product_id": "NOPE", "quantity": 1})
+    await http.post("/carts/ada/items", json={"product_id": "MUG", "quantity": 2})
+    await http.put("/carts/ada/items/NOPE", json={"quantity": 1})
+    assert counted() == {}
+
+
+async def test_order_placed_counts_each_line_it_took_units_out_of_as_ordered(
+    http: httpx.AsyncClient, world: World, counted: Callable[[], dict[str, float]]
+) -> None:
+    # MUG: more was added since the checkout, so a line stays; JAR goes; CAP was not ordered.
+    world.carts.carts["ada"] = Cart(
+        "ada", (CartLine("MUG", 3), CartLine("JAR", 2), CartLine("CAP", 1))
+    )
+    money = {"amount": "1.00", "currency": "USD"}
+    ordered = [
+        {"product_id": "MUG", "name": "Mug", "quantity": 1, "unit_price": money},
+        {"product_id": "JAR", "name": "Jar", "quantity": 2, "unit_price": money},
+    ]
+    response = await http.post("/events/order-placed", json=order_placed(lines=ordered))
+    assert response.json() == {"status": "SUCCESS"}
+    assert world.carts.carts["ada"].lines == (CartLine("MUG", 2), CartLine("CAP", 1))
+    assert counted() == {"ordered": 2.0}
+
+
+async def test_a_redelivered_order_placed_counts_nothing_more(
+    http: httpx.AsyncClient, world: World, counted: Callable[[], dict[str, float]]
+) -> None:
+    world.carts.carts["ada"] = Cart("ada", (CartLine("MUG", 1),))
+    await http.post("/events/order-placed", json=order_placed())
+    await http.post("/carts/ada/items", json={"product_id": "MUG", "quantity": 1})
+    response = await http.post("/events/order-placed", json=order_placed())
+    assert response.json() == {"status": "SUCCESS"}
+    assert world.carts.carts["ada"].lines == (CartLine("MUG", 1),)
+    assert counted() == {"ordered": 1.0, "added": 1.0}

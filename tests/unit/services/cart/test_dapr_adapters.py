@@ -14,6 +14,7 @@ import pytest
 from services.cart import domain
 from services.cart.dapr_adapters import DaprCartRepository, DaprProductCatalog, cart_key
 from services.cart.domain import CartBusyError, DependencyUnavailableError
+from tests.unit.services.cart.fakes import FakeCatalog
 from tests.unit.sidecart.service.fake_dapr import FakeDaprClient
 
 
@@ -104,3 +105,16 @@ async def test_an_unreachable_catalog_is_a_dependency_failure() -> None:
 
     with pytest.raises(DependencyUnavailableError, match="unreachable"):
         await catalog(handler).exists("MUG")
+
+
+async def test_concurrent_adds_of_one_product_each_report_the_change_they_stored() -> None:
+    fake = FakeDaprClient()
+    carts, catalog = repository(fake), FakeCatalog({"MUG"})
+    updates = await asyncio.gather(
+        *(domain.add_item(carts, catalog, "ada", "MUG", 1) for _ in range(10))
+    )
+    assert fake.conflicts > 0  # changes were applied again to fresher carts
+    changes = sorted((c.before, c.after) for u in updates for c in u.line_changes)
+    assert changes == [(held, held + 1) for held in range(10)]
+    kinds = [c.kind for u in updates for c in u.line_changes]
+    assert kinds.count(domain.LineChangeKind.ADDED) == 1

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from services.cart import domain
@@ -9,6 +11,8 @@ from services.cart.domain import (
     Cart,
     CartLine,
     InvalidQuantityError,
+    LineChange,
+    LineChangeKind,
     LineLimitError,
     TooManyLinesError,
     UnknownProductError,
@@ -137,8 +141,8 @@ def test_a_cart_remembers_only_the_last_orders() -> None:
 
 async def test_add_item_stores_the_line_for_a_known_product() -> None:
     carts = FakeCartRepository()
-    cart = await domain.add_item(carts, FakeCatalog({"MUG"}), SHOPPER, "MUG", 2)
-    assert cart.lines == (CartLine("MUG", 2),)
+    update = await domain.add_item(carts, FakeCatalog({"MUG"}), SHOPPER, "MUG", 2)
+    assert update.cart.lines == (CartLine("MUG", 2),)
     assert (await carts.get(SHOPPER)).lines == (CartLine("MUG", 2),)
 
 
@@ -160,8 +164,8 @@ async def test_add_item_checks_the_quantity_before_asking_the_catalog() -> None:
 async def test_setting_a_quantity_to_zero_needs_no_catalog() -> None:
     carts = FakeCartRepository(cart_with(("GONE", 2)))
     catalog = FakeCatalog(down=True)
-    cart = await domain.set_item_quantity(carts, catalog, SHOPPER, "GONE", 0)
-    assert cart.lines == ()
+    update = await domain.set_item_quantity(carts, catalog, SHOPPER, "GONE", 0)
+    assert update.cart.lines == ()
     assert catalog.asked == []
 
 
@@ -172,13 +176,13 @@ async def test_setting_a_quantity_of_an_unknown_product_is_refused() -> None:
 
 async def test_remove_and_clear() -> None:
     carts = FakeCartRepository(cart_with(("MUG", 1), ("JAR", 1)))
-    assert (await domain.remove_item(carts, SHOPPER, "MUG")).lines == (CartLine("JAR", 1),)
-    assert (await domain.clear_cart(carts, SHOPPER)).lines == ()
+    assert (await domain.remove_item(carts, SHOPPER, "MUG")).cart.lines == (CartLine("JAR", 1),)
+    assert (await domain.clear_cart(carts, SHOPPER)).cart.lines == ()
 
 
 async def test_an_order_takes_its_lines_out_of_the_cart_once() -> None:
     carts = FakeCartRepository(cart_with(("MUG", 1), ("JAR", 2)))
-    assert await domain.take_out_ordered(carts, SHOPPER, "o-1", [CartLine("MUG", 1)])
+    assert await domain.take_out_ordered(carts, SHOPPER, "o-1", [CartLine("MUG", 1)]) is not None
     assert (await carts.get(SHOPPER)).lines == (CartLine("JAR", 2),)
 
 
@@ -187,7 +191,7 @@ async def test_items_added_between_checkout_and_the_order_event_stay_in_the_cart
     ordered = (await carts.get(SHOPPER)).lines
     await domain.add_item(carts, FakeCatalog({"MUG", "JAR"}), SHOPPER, "MUG", 2)
     await domain.add_item(carts, FakeCatalog({"MUG", "JAR"}), SHOPPER, "JAR", 1)
-    assert await domain.take_out_ordered(carts, SHOPPER, "o-1", ordered)
+    assert await domain.take_out_ordered(carts, SHOPPER, "o-1", ordered) is not None
     assert (await carts.get(SHOPPER)).lines == (CartLine("MUG", 2), CartLine("JAR", 1))
 
 
@@ -196,11 +200,104 @@ async def test_a_redelivered_order_leaves_a_refilled_cart_alone() -> None:
     ordered = [CartLine("MUG", 1)]
     await domain.take_out_ordered(carts, SHOPPER, "o-1", ordered)
     await domain.add_item(carts, FakeCatalog({"MUG"}), SHOPPER, "MUG", 1)
-    assert not await domain.take_out_ordered(carts, SHOPPER, "o-1", ordered)
+    assert await domain.take_out_ordered(carts, SHOPPER, "o-1", ordered) is None
     assert (await carts.get(SHOPPER)).lines == (CartLine("MUG", 1),)
 
 
 async def test_an_order_for_a_shopper_without_a_cart_is_remembered() -> None:
     carts = FakeCartRepository()
-    assert await domain.take_out_ordered(carts, SHOPPER, "o-1", [CartLine("MUG", 1)])
+    assert await domain.take_out_ordered(carts, SHOPPER, "o-1", [CartLine("MUG", 1)]) is not None
     assert (await carts.get(SHOPPER)).handled_orders == ("o-1",)
+
+
+# --- what a stored change changed -----------------------------------------------------------
+
+ADDED, UPDATED, REMOVED = LineChangeKind.ADDED, LineChangeKind.UPDATED, LineChangeKind.REMOVED
+
+
+def kinds(update: domain.CartUpdate | None) -> list[tuple[str, LineChangeKind]]:
+    assert update is not None
+    return [(change.product_id, change.kind) for change in update.line_changes]
+
+
+def test_line_changes_name_each_line_whose_quantity_differs_with_both_quantities() -> None:
+    before = cart_with(("MUG", 1), ("JAR", 2), ("CAP", 3))
+    after = cart_with(("JAR", 5), ("CAP", 3), ("PEN", 1))
+    assert domain.line_changes(before, after) == (
+        LineChange("MUG", 1, 0),
+        LineChange("JAR", 2, 5),
+        LineChange("PEN", 0, 1),
+    )
+    assert [c.kind for c in domain.line_changes(before, after)] == [REMOVED, UPDATED, ADDED]
+
+
+def test_carts_with_the_same_lines_have_no_line_changes() -> None:
+    cart = cart_with(("MUG", 1))
+    assert domain.line_changes(cart, replace(cart, handled_orders=("o-1",))) == ()
+
+
+async def test_adding_a_product_new_to_the_cart_is_an_added_line() -> None:
+    carts = FakeCartRepository(cart_with(("JAR", 1)))
+    update = await domain.add_item(carts, FakeCatalog({"MUG"}), SHOPPER, "MUG", 2)
+    assert kinds(update) == [("MUG", ADDED)]
+
+
+async def test_adding_more_of_a_product_in_the_cart_is_an_updated_line() -> None:
+    carts = FakeCartRepository(cart_with(("MUG", 1)))
+    update = await domain.add_item(carts, FakeCatalog({"MUG"}), SHOPPER, "MUG", 2)
+    assert update.line_changes == (LineChange("MUG", 1, 3),)
+    assert kinds(update) == [("MUG", UPDATED)]
+
+
+@pytest.mark.parametrize(
+    ("held", "quantity", "expected"),
+    [(0, 2, [("MUG", ADDED)]), (1, 2, [("MUG", UPDATED)]), (1, 0, [("MUG", REMOVED)])],
+    ids=["new-line", "other-quantity", "zero"],
+)
+async def test_setting_a_quantity_changes_the_line_by_what_it_held(
+    held: int, quantity: int, expected: list[tuple[str, LineChangeKind]]
+) -> None:
+    carts = FakeCartRepository(cart_with(*([("MUG", held)] if held else [])))
+    update = await domain.set_item_quantity(carts, FakeCatalog({"MUG"}), SHOPPER, "MUG", quantity)
+    assert kinds(update) == expected
+
+
+@pytest.mark.parametrize("quantity", [0, 2], ids=["zero-of-an-absent-line", "the-same-quantity"])
+async def test_setting_the_quantity_a_line_already_has_changes_no_line(quantity: int) -> None:
+    carts = FakeCartRepository(cart_with(*([("MUG", 2)] if quantity else [])))
+    update = await domain.set_item_quantity(carts, FakeCatalog({"MUG"}), SHOPPER, "MUG", quantity)
+    assert kinds(update) == []
+
+
+async def test_removing_a_line_in_the_cart_is_a_removed_line() -> None:
+    carts = FakeCartRepository(cart_with(("MUG", 1), ("JAR", 1)))
+    assert kinds(await domain.remove_item(carts, SHOPPER, "MUG")) == [("MUG", REMOVED)]
+
+
+async def test_removing_a_product_that_is_not_in_the_cart_changes_no_line() -> None:
+    carts = FakeCartRepository(cart_with(("JAR", 1)))
+    assert kinds(await domain.remove_item(carts, SHOPPER, "MUG")) == []
+    assert carts.writes == 0
+
+
+async def test_clearing_a_cart_removes_each_of_its_lines() -> None:
+    carts = FakeCartRepository(cart_with(("MUG", 1), ("JAR", 4)))
+    assert kinds(await domain.clear_cart(carts, SHOPPER)) == [("MUG", REMOVED), ("JAR", REMOVED)]
+
+
+async def test_clearing_an_empty_cart_changes_no_line() -> None:
+    assert kinds(await domain.clear_cart(FakeCartRepository(), SHOPPER)) == []
+
+
+async def test_an_order_names_each_line_it_took_units_out_of() -> None:
+    carts = FakeCartRepository(cart_with(("MUG", 3), ("JAR", 2), ("CAP", 1)))
+    ordered = [CartLine("MUG", 1), CartLine("JAR", 2)]
+    update = await domain.take_out_ordered(carts, SHOPPER, "o-1", ordered)
+    assert update is not None
+    assert update.line_changes == (LineChange("MUG", 3, 2), LineChange("JAR", 2, 0))
+
+
+async def test_an_order_for_lines_no_longer_in_the_cart_changes_no_line() -> None:
+    carts = FakeCartRepository(cart_with(("CAP", 1)))
+    update = await domain.take_out_ordered(carts, SHOPPER, "o-1", [CartLine("MUG", 1)])
+    assert kinds(update) == []

@@ -212,3 +212,7 @@ def test_every_cancellation_reason_is_exported_at_zero_before_the_first_cancella
         for reason in ("out_of_stock", "payment_declined")
     }
     assert exported == {"out_of_stock": 0.0, "payment_declined": 0.0}
+
+
+def test_the_counter_documents_every_reason_the_domain_cancels_for() -> None:
+    assert {r.value for r in domain.CancelReason} == set(metrics.OrderCancelReason)

@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 from prometheus_client import REGISTRY
 
 from services.payment.app import create_app
+from services.payment.domain import DeclineCode
 from services.payment.ports import Ports
 from services.payment.settings import PaymentSettings
 from sidecart.service import metrics
@@ -101,3 +102,7 @@ def test_every_decline_reason_is_exported_at_zero_before_the_first_decline() -> 
         for reason in reasons
     }
     assert exported == dict.fromkeys(reasons, 0.0)
+
+
+def test_the_counter_documents_every_decline_code_of_the_domain() -> None:
+    assert {code.value for code in DeclineCode} == set(metrics.PaymentDeclineReason)

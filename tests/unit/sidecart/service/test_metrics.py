@@ -7,7 +7,7 @@ import logging
 import httpx
 import pytest
 from fastapi import FastAPI, HTTPException
-from prometheus_client import REGISTRY
+from prometheus_client import REGISTRY, Counter
 
 from sidecart.service import metrics
 
@@ -99,7 +99,7 @@ async def test_metrics_endpoint_serves_red_and_business_metrics() -> None:
     client = client_for(make_app())
     metrics.order_cancelled("out_of_stock")
     metrics.payment_declined("insufficient_funds")
-    metrics.cart_line_changed("added", 2)
+    metrics.cart_line_changed(metrics.CartLineChange.ADDED, 2)
     metrics.message_dead_lettered("order-placed")
     await client.get("/things/x")
     body = await client.get("/metrics")
@@ -131,3 +131,56 @@ async def test_each_request_leaves_one_log_line_with_route_and_status(
     assert served[0].getMessage().startswith("served GET /things/{thing_id} 200 in ")
     assert served[0].__dict__["route"] == "/things/{thing_id}"
     assert served[0].__dict__["status_code"] == 200
+
+
+@pytest.mark.parametrize(
+    ("counter", "metric", "label", "values"),
+    [
+        (
+            metrics.ORDERS_CANCELLED,
+            "sidecart_orders_cancelled_total",
+            "reason",
+            {"out_of_stock", "payment_declined"},
+        ),
+        (
+            metrics.PAYMENT_DECLINES,
+            "sidecart_payment_declines_total",
+            "reason",
+            {"card_declined", "insufficient_funds", "unknown_card"},
+        ),
+        (
+            metrics.CART_LINES,
+            "sidecart_cart_lines_total",
+            "change",
+            {"added", "updated", "removed", "ordered"},
+        ),
+    ],
+    ids=["orders-cancelled", "payment-declines", "cart-lines"],
+)
+def test_initialising_a_business_counter_exports_each_documented_value_at_zero(
+    counter: Counter, metric: str, label: str, values: set[str]
+) -> None:
+    counter.clear()  # as in a fresh process, whatever other tests counted
+    metrics.initialise_business_counters(counter)
+    exported = {
+        sample.labels[label]: sample.value
+        for family in REGISTRY.collect()
+        for sample in family.samples
+        if sample.name == metric
+    }
+    assert exported == dict.fromkeys(values, 0.0)
+
+
+def test_initialising_keeps_what_a_counter_already_counted() -> None:
+    metrics.payment_declined(metrics.PaymentDeclineReason.UNKNOWN_CARD)
+    before = sample("sidecart_payment_declines_total", reason="unknown_card")
+    metrics.initialise_business_counters(metrics.PAYMENT_DECLINES)
+    assert sample("sidecart_payment_declines_total", reason="unknown_card") == before >= 1
+
+
+@pytest.mark.parametrize(
+    "counter", [metrics.DEAD_LETTERS, metrics.REQUESTS], ids=["open-set-of-topics", "not-business"]
+)
+def test_a_counter_without_known_label_values_is_refused(counter: Counter) -> None:
+    with pytest.raises(ValueError, match="no known label values"):
+        metrics.initialise_business_counters(counter)
