@@ -14,7 +14,7 @@ endif
 MATRIX ?=
 CI_PROFILES ?= kafka postgres
 
-.PHONY: help bootstrap run test unit integration lint format clean check test-matrix screenshots
+.PHONY: help bootstrap run test unit integration lint format clean check test-matrix screenshots bench
 
 help:
 	@echo "make run        start Redis, Zipkin, Prometheus, VictoriaLogs and every service beside its daprd"
@@ -24,6 +24,7 @@ help:
 	@echo "make bootstrap  install what is missing (venv, daprd, Redis, Zipkin, Prometheus, VictoriaLogs)"
 	@echo "make test-matrix   the e2e suite on every runnable profile: profile x result x duration"
 	@echo "make screenshots   headless Chromium screenshots of the shop into docs/screenshots/"
+	@echo "make bench     side-by-side latency ratios, not a test: BENCH_ARGS=\"checkout --seconds 60\" (docs/benchmarks.md)"
 	@echo "PROFILE=kafka,postgres  with run/test/bootstrap: swap brokers and stores (docs/profiles.md)"
 
 $(VENV_STAMP): pyproject.toml
@@ -71,6 +72,11 @@ test-matrix: bootstrap
 
 screenshots: bootstrap
 	$(BIN)/python scripts/screenshots.py
+
+# Benchmarks are not tests: no `make test` runs them. `sidecart bench --help` lists the options.
+BENCH_ARGS ?= sidecar
+bench: bootstrap
+	$(BIN)/sidecart bench $(BENCH_ARGS)
 
 clean:
 	rm -rf .sidecart .pytest_cache .mypy_cache .ruff_cache

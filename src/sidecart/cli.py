@@ -9,8 +9,8 @@ import time
 from pathlib import Path
 from types import FrameType
 
+from sidecart import bench, cli_logs, matrix, profile_install, profiles
 from sidecart import bootstrap as boot
-from sidecart import cli_logs, matrix, profile_install, profiles
 from sidecart.errors import SidecartError
 from sidecart.launcher import Stack, StackOptions, print_urls
 from sidecart.paths import PROJECT_ROOT, state_dir
@@ -107,6 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     matrix.add_parser(sub)
     cli_logs.add_parser(sub)
+    bench.add_parser(sub)
     return parser
 
 
@@ -117,6 +118,7 @@ def main(argv: list[str] | None = None) -> int:
         "run": cmd_run,
         "matrix": matrix.cmd_matrix,
         "logs": cli_logs.cmd_logs,
+        "bench": bench.cmd_bench,
     }
     try:
         return handlers[args.command](args)
