@@ -1,8 +1,8 @@
 """Admin login throttling: after a few failed guesses, each further guess waits twice as long.
 
-Every login attempt is counted twice, per client address and per account, before its password
-is checked (so a burst of concurrent guesses cannot all slip past the check), and a successful
-login clears both counters. A counter lets `free_attempts` attempts through; the attempt that
+Every login attempt is counted per client address and, while that address is within its free
+attempts, per account, before its password is checked (so a burst of concurrent guesses cannot
+all slip past the check); a successful login clears both counters. A counter lets `free_attempts` attempts through; the attempt that
 reaches that number starts a wait of `first_wait` seconds, and each attempt after a wait has
 passed doubles it, up to `max_wait`. While a wait runs, attempts are refused without being
 checked or counted, so hammering never lengthens it. A counter is forgotten `window` seconds
@@ -20,7 +20,6 @@ from __future__ import annotations
 import ipaddress
 import math
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
@@ -149,9 +148,8 @@ class LoginThrottle:
         self._per_address = per_address
         self._per_account = per_account
 
-    def _subjects(self, address: str, account: str) -> Sequence[Subject]:
-        # The address first: an address that must wait never reaches the account's counter,
-        # so one client cannot use up the account's attempts and lock its admin out.
+    def _subjects(self, address: str, account: str) -> tuple[Subject, Subject]:
+        # The address first: an address that must wait never reaches the account's counter.
         return (
             Subject("address", counter_key("address", address), self._per_address),
             Subject("account", counter_key("account", account), self._per_account),
@@ -161,12 +159,18 @@ class LoginThrottle:
         """Count an attempt for `address` and `account`; a Refusal when either must wait first.
 
         The attempt is counted before its password is checked, as if it failed; a successful
-        login then clears the counters (`succeeded`).
+        login then clears the counters (`succeeded`). An address past its free attempts is slowed
+        down by its own counter and no longer counts on the account: otherwise one client,
+        guessing each time its wait ends, would in time make the admin wait everywhere.
         """
-        for subject in self._subjects(address, account):
-            wait = await self._count(subject, now)
-            if wait > 0:
-                return Refusal(subject.scope, max(1, math.ceil(wait)))
+        by_address, by_account = self._subjects(address, account)
+        wait, count = await self._count(by_address, now, count_it=True)
+        if wait > 0:
+            return Refusal(by_address.scope, max(1, math.ceil(wait)))
+        within_free = count <= by_address.backoff.free_attempts
+        wait, _ = await self._count(by_account, now, count_it=within_free)
+        if wait > 0:
+            return Refusal(by_account.scope, max(1, math.ceil(wait)))
         return None
 
     async def succeeded(self, address: str, account: str) -> None:
@@ -174,14 +178,21 @@ class LoginThrottle:
         for subject in self._subjects(address, account):
             await self._store.forget(subject.key)
 
-    async def _count(self, subject: Subject, now: float) -> float:
-        """One atomic step on the counter: the wait it is in, or 0 after counting the attempt."""
-        wait = 0.0
+    async def _count(self, subject: Subject, now: float, count_it: bool) -> tuple[float, int]:
+        """One atomic step on the counter: the wait it is in (0 when none) and its count after
+        this attempt, which is counted only when `count_it` and no wait runs."""
+        wait, count = 0.0, 0
 
         def change(attempts: Attempts | None) -> Attempts | None:
-            nonlocal wait
+            nonlocal wait, count
             wait = subject.backoff.wait(attempts, now)
-            return None if wait > 0 else subject.backoff.counted(attempts, now)
+            live = attempts is not None and attempts.live(now)
+            count = attempts.count if attempts is not None and live else 0
+            if wait > 0 or not count_it:
+                return None
+            counted = subject.backoff.counted(attempts, now)
+            count = counted.count
+            return counted
 
         await self._store.update(subject.key, change, subject.backoff.keep_seconds)
-        return wait
+        return wait, count

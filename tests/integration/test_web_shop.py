@@ -42,6 +42,8 @@ def web_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack
         "ADMIN_PASSWORD_HASH": hash_password(ADMIN_PASSWORD),
         "WEB_ORDER_POLL_SECONDS": "0.3",
         "WEB_ORDER_STREAM_SECONDS": "60",
+        # As behind a proxy on loopback; unset, X-Forwarded-For is ignored (a unit test shows it).
+        "FORWARDED_ALLOW_IPS": "127.0.0.1",
     }
     # As `sidecart run` runs it: Dapr API tokens on between every app and its sidecar.
     with running_stack(RUN_FILE, tmp, apps=set(APPS), env=env, api_tokens=True) as stack:
@@ -277,7 +279,7 @@ def test_admin_pages_need_the_login(web_stack: RunningStack) -> None:
 def test_guessing_the_admin_password_is_paused_through_the_state_store(
     web_stack: RunningStack,
 ) -> None:
-    # As if through a proxy (uvicorn trusts X-Forwarded-For from loopback): the address that
+    # As if through the proxy the stack trusts (FORWARDED_ALLOW_IPS): the address that
     # has to wait is not the one the other admin tests log in from.
     guesser = {"x-forwarded-for": "203.0.113.77"}
     with shopper(web_stack) as client:

@@ -76,13 +76,22 @@ def load_settings(factory: Callable[[], S], service: str) -> S:
         raise SystemExit(2) from None
 
 
-def serve(app_factory: Callable[[S], FastAPI], settings: S) -> None:
-    setup_logging(settings.app_id, settings.log_level)
-    uvicorn.run(
-        app_factory(settings),
+def uvicorn_config(app: FastAPI, settings: ServiceSettings) -> uvicorn.Config:
+    trusted = settings.forwarded_allow_ips
+    return uvicorn.Config(
+        app,
         host=settings.app_host,
         port=settings.app_port,
         log_config=None,
         access_log=False,
         timeout_graceful_shutdown=5,
+        ws="none",  # no service speaks WebSocket (web streams with Server-Sent Events)
+        proxy_headers=trusted is not None,
+        # Given explicitly: uvicorn would otherwise read FORWARDED_ALLOW_IPS or trust loopback.
+        forwarded_allow_ips=trusted or "",
     )
+
+
+def serve(app_factory: Callable[[S], FastAPI], settings: S) -> None:
+    setup_logging(settings.app_id, settings.log_level)
+    uvicorn.Server(uvicorn_config(app_factory(settings), settings)).run()

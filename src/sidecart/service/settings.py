@@ -57,6 +57,12 @@ class ServiceSettings(BaseSettings):
     """Sent to the sidecar on every call (the SDK's DaprClient reads the same variable)."""
     app_api_token: SecretStr | None = Field(None, validation_alias="APP_API_TOKEN")
     """Required from every caller of the app's routes but the open ones (sidecart.service.auth)."""
+    forwarded_allow_ips: str | None = Field(
+        None, validation_alias="FORWARDED_ALLOW_IPS", min_length=1
+    )
+    """Proxies whose X-Forwarded-For is believed (comma-separated, uvicorn's syntax). Unset, the
+    header is ignored: every local client connects from 127.0.0.1, so trusting loopback (uvicorn's
+    default) would let any of them claim any address, e.g. to dodge the login throttle."""
 
     @field_validator("dapr_api_token", "app_api_token")
     @classmethod

@@ -132,6 +132,21 @@ async def test_an_address_that_must_wait_does_not_use_up_the_attempts_of_the_acc
     assert await limiter.attempt("198.51.100.1", ADMIN_ACCOUNT, T0 + 1) is None
 
 
+async def test_one_address_guessing_whenever_its_wait_ends_never_makes_the_account_wait() -> None:
+    """A single client can only spend its free attempts on the account, however patient."""
+    store = FakeLoginAttempts()
+    limiter = throttle(store)
+    now, refused_by = T0, set()
+    for _ in range(2000):
+        refusal = await limiter.attempt(HOME, ADMIN_ACCOUNT, now)
+        if refusal is not None:
+            refused_by.add(refusal.scope)
+        now += refusal.retry_after if refusal is not None else 1
+    assert refused_by == {"address"}
+    assert store.counters[counter_key("account", ADMIN_ACCOUNT)].count <= BACKOFF.free_attempts
+    assert await limiter.attempt("198.51.100.1", ADMIN_ACCOUNT, now) is None
+
+
 async def test_guesses_spread_over_many_addresses_make_the_account_wait() -> None:
     limiter = throttle()
     for n in range(5):

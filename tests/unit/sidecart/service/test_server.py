@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+
+import httpx
 import pytest
+from fastapi import FastAPI, Request
 from pydantic import Field, SecretStr, field_validator, model_validator
 
-from sidecart.service.server import load_settings
+from sidecart.service.server import load_settings, uvicorn_config
 from sidecart.service.settings import ServiceSettings
 
 SECRET = "hunter2-do-not-log-me"
@@ -91,3 +95,34 @@ def test_an_error_about_the_settings_as_a_whole_never_echoes_every_variable(
     err = capsys.readouterr().err
     assert "web: bad configuration: SETTINGS: Value error, settings do not fit together" in err
     assert SECRET not in err
+
+
+def client_seen_by_the_app(forwarded_allow_ips: str | None) -> str:
+    """Which address a route sees when a local client sends X-Forwarded-For, as served."""
+    app = FastAPI()
+
+    @app.get("/who")
+    async def who(request: Request) -> str:
+        return request.client.host if request.client else ""
+
+    env = {"APP_ID": "web", "APP_PORT": "8000"}
+    if forwarded_allow_ips is not None:
+        env["FORWARDED_ALLOW_IPS"] = forwarded_allow_ips
+    config = uvicorn_config(app, ServiceSettings.model_validate(env))
+    config.load()
+
+    async def ask() -> str:
+        transport = httpx.ASGITransport(app=config.loaded_app, client=("127.0.0.1", 40000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://web") as http:
+            answer = await http.get("/who", headers={"x-forwarded-for": "203.0.113.77"})
+        return str(answer.json())
+
+    return asyncio.run(ask())
+
+
+def test_a_forwarded_address_from_a_local_client_is_ignored_unless_proxies_are_named() -> None:
+    assert client_seen_by_the_app(None) == "127.0.0.1"
+
+
+def test_a_named_proxy_is_believed_about_the_client_address() -> None:
+    assert client_seen_by_the_app("127.0.0.1") == "203.0.113.77"
