@@ -169,11 +169,20 @@ def load_streams(dirs: Iterable[Path]) -> list[Stream]:
     return streams
 
 
-def nats_request(port: int, subject: str, payload: Mapping[str, Any], timeout: float = 5) -> Any:
-    """One request/reply over the NATS text protocol (enough for the JetStream API)."""
+def nats_request(
+    port: int,
+    subject: str,
+    payload: Mapping[str, Any],
+    timeout: float = 5,
+    host: str = "127.0.0.1",
+) -> Any:
+    """One request/reply over the NATS text protocol (enough for the JetStream API).
+
+    No credentials are sent: this is for the NATS Sidecart starts, or an open one of your own.
+    """
     body = json.dumps(payload).encode()
     inbox = f"_INBOX.sidecart{uuid.uuid4().hex}"
-    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+    with socket.create_connection((host, port), timeout=timeout) as sock:
         reader = sock.makefile("rb")
         reader.readline()  # the server's INFO line
         sock.sendall(
@@ -185,11 +194,11 @@ def nats_request(port: int, subject: str, payload: Mapping[str, Any], timeout: f
         while True:
             line = reader.readline().decode().strip()
             if not line:
-                raise SidecartError(f"nats on 127.0.0.1:{port} closed the connection")
+                raise SidecartError(f"nats on {host}:{port} closed the connection")
             if line == "PING":
                 sock.sendall(b"PONG\r\n")
             elif line.startswith("-ERR"):
-                raise SidecartError(f"nats on 127.0.0.1:{port}: {line}")
+                raise SidecartError(f"nats on {host}:{port}: {line}")
             elif line.startswith("MSG "):
                 size = int(line.split()[-1])
                 return json.loads(reader.read(size + 2)[:size])
@@ -210,17 +219,58 @@ def jetstream_enabled(port: int) -> bool:
         return False
 
 
-def apply_streams(port: int, streams: Sequence[Stream]) -> None:
-    """Create each stream, or bring one kept from an earlier run to its declared configuration."""
+def patterns_overlap(one: str, other: str) -> bool:
+    """Some subject matches both NATS patterns (wildcards on either side)."""
+    left, right = one.split("."), other.split(".")
+    for index in range(min(len(left), len(right))):
+        a, b = left[index], right[index]
+        if ">" in (a, b):
+            return True  # both have a token here, and `>` takes it and whatever follows
+        if "*" not in (a, b) and a != b:
+            return False
+    return len(left) == len(right)
+
+
+def subjects_overlap(patterns: Sequence[str], others: Sequence[str]) -> bool:
+    """Some subject is matched by both lists (NATS refuses two streams that overlap)."""
+    return any(patterns_overlap(a, b) for a in patterns for b in others)
+
+
+def apply_streams(
+    port: int, streams: Sequence[Stream], host: str = "127.0.0.1", prune: bool = False
+) -> list[str]:
+    """Create each stream, or bring one kept from an earlier run to its declared configuration.
+
+    With `prune` (a NATS Sidecart started, in its own data folder), an undeclared stream whose
+    subjects overlap the declared ones is deleted first: one kept from an earlier layout of this
+    project (e.g. a single stream on `*`) would otherwise make NATS refuse every declared stream.
+    Returns the names of the streams deleted.
+    """
+    pruned: list[str] = []
+    if prune:
+        declared = {s.spec.name for s in streams}
+        wanted = [subject for s in streams for subject in s.spec.subjects]
+        names = nats_request(port, "$JS.API.STREAM.NAMES", {}, host=host).get("streams") or []
+        for name in sorted(set(names) - declared):
+            info = nats_request(port, f"$JS.API.STREAM.INFO.{name}", {}, host=host)
+            if subjects_overlap(info.get("config", {}).get("subjects") or [], wanted):
+                error = _api_error(
+                    nats_request(port, f"$JS.API.STREAM.DELETE.{name}", {}, host=host)
+                )
+                if error is not None:
+                    raise SidecartError(f"nats on {host}:{port}: deleting stream {name!r}: {error}")
+                pruned.append(name)
     for stream in streams:
         config = stream.spec.api_config()
         name = stream.spec.name
-        answer = nats_request(port, f"$JS.API.STREAM.CREATE.{name}", config)
+        answer = nats_request(port, f"$JS.API.STREAM.CREATE.{name}", config, host=host)
         error = _api_error(answer)
         if error is not None and "already in use" in error:
-            error = _api_error(nats_request(port, f"$JS.API.STREAM.UPDATE.{name}", config))
+            update = nats_request(port, f"$JS.API.STREAM.UPDATE.{name}", config, host=host)
+            error = _api_error(update)
         if error is not None:
             raise SidecartError(f"{stream.path}: NATS refused stream {name!r}: {error}")
+    return pruned
 
 
 def stream_for(port: int, subject: str) -> str | None:

@@ -588,14 +588,20 @@ def provision(
     streams: Sequence[jetstream.Stream],
     infra_ports: Mapping[str, int],
 ) -> None:
-    """Apply the declared JetStream streams to every NATS server a component uses."""
-    done: set[int] = set()
+    """Apply the declared JetStream streams to every NATS server a component uses.
+
+    A server Sidecart started (its name is in `infra_ports`) is on loopback and its data folder
+    is Sidecart's, so streams left there by an earlier layout are pruned; your own server (with
+    --external-infra) is reached at the component's address and never pruned.
+    """
+    done: set[tuple[str, int]] = set()
     for component in components:
         endpoint = endpoint_of(component) if component.type == "pubsub.jetstream" else None
         if endpoint is None:
             continue
-        server, _, port = endpoint
-        port = infra_ports.get(server, port)
-        if port not in done:
-            jetstream.apply_streams(port, streams)
-            done.add(port)
+        server, host, port = endpoint
+        started = server in infra_ports
+        address = ("127.0.0.1", infra_ports[server]) if started else (host, port)
+        if address not in done:
+            jetstream.apply_streams(address[1], streams, host=address[0], prune=started)
+            done.add(address)

@@ -190,6 +190,25 @@ def test_jetstream_refuses_an_overlapping_stream_in_one_line_naming_it(
     assert "\n" not in message
 
 
+@pytest.mark.profile("jetstream")
+def test_a_stream_kept_from_an_earlier_layout_is_pruned_only_where_sidecart_owns_the_server(
+    catalog_stack: RunningStack, tmp_path: Path
+) -> None:
+    port = catalog_stack.infra_port("nats")
+    stale = {"name": "stale-layout", "subjects": ["probe-a", "probe-b"], "storage": "memory"}
+    created = jetstream.nats_request(port, "$JS.API.STREAM.CREATE.stale-layout", stale)
+    assert "error" not in created, created
+    probe = jetstream.Stream(
+        jetstream.StreamSpec.model_validate({"name": "probe-a", "subjects": ["probe-a"]}),
+        tmp_path / "streams.yaml",
+    )
+    with pytest.raises(SidecartError, match="NATS refused stream 'probe-a'"):
+        jetstream.apply_streams(port, [probe])
+    assert jetstream.apply_streams(port, [probe], prune=True) == ["stale-layout"]
+    assert jetstream.stream_for(port, "probe-a") == "probe-a"
+    assert jetstream.stream_for(port, "catalog-changed") == "catalog-changed"  # not in the way
+
+
 @pytest.mark.profile("etcd")
 def test_etcd_holds_the_catalog_keys(catalog_stack: RunningStack) -> None:
     rename(catalog_stack, PRODUCT, "Etcd Sunglasses")

@@ -125,3 +125,22 @@ def test_one_stream_name_declared_twice_is_refused(tmp_path: Path) -> None:
     expected = f"{second}: stream 'orders' is also declared in {first}"
     with pytest.raises(SidecartError, match=expected):
         jetstream.load_streams([tmp_path / "a", tmp_path / "b"])
+
+
+@pytest.mark.parametrize(
+    ("kept", "declared", "overlap"),
+    [
+        (["*"], ["catalog-changed"], True),
+        (["orders.>"], ["orders.eu"], True),
+        (["catalog-changed"], ["orders.*"], False),
+        (["probe-a", "probe-b"], ["probe-b"], True),
+        (["a.*"], ["*.b"], True),
+        (["a.*"], ["a"], False),
+        (["a.>"], ["a"], False),
+        ([">"], ["a.b.c"], True),
+    ],
+)
+def test_a_kept_stream_is_in_the_way_when_its_subjects_overlap_the_declared_ones(
+    kept: list[str], declared: list[str], overlap: bool
+) -> None:
+    assert jetstream.subjects_overlap(kept, declared) is overlap
