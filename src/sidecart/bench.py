@@ -764,14 +764,14 @@ def bench_checkout(args: argparse.Namespace, out: IO[str]) -> Report:
         caveats.append(
             f"the {len(chosen)} stacks ran one after another, not side by side: "
             f"{available / GIB:.1f} GiB available, about {needed:.1f} GiB needed plus "
-            f"{RESERVE_GIB:.0f} GiB kept free; the ratios compare different minutes of a noisy "
-            "machine"
+            f"{RESERVE_GIB:.0f} GiB kept free; no ratio is printed, since rounds measured in "
+            "different minutes of a noisy machine are not paired"
         )
     elif len(chosen) > 1 and args.sequential:
         at_once = False
         caveats.append(
-            "--sequential: the stacks ran one after another; the ratios compare different "
-            "minutes of a noisy machine"
+            "--sequential: the stacks ran one after another; no ratio is printed, since rounds "
+            "measured in different minutes of a noisy machine are not paired"
         )
     settings = _settings(args) | {"profiles": labels, "side_by_side": at_once}
     context_start = _machine()

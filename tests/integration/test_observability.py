@@ -12,6 +12,7 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from functools import partial
 from pathlib import Path
 
@@ -322,11 +323,23 @@ def business_counts(stack: RunningStack) -> dict[str, float]:
 
 
 def scraped_since(stack: RunningStack, moment: float) -> None:
-    """Wait until Prometheus has scraped every app after `moment` (seconds since the epoch)."""
+    """Wait until Prometheus has scraped every app after `moment` (seconds since the epoch).
+
+    Read from the targets API, which also says why a target is behind (its last error)."""
 
     def every_app_scraped() -> None:
-        last_scrape = values_by(stack, 'timestamp(up{job="apps"})')
-        behind = sorted(app for app in APPS if last_scrape.get(app, 0.0) <= moment)
+        answer = httpx.get(stack.prometheus_url + "/api/v1/targets", params={"state": "active"})
+        targets = {
+            t["labels"].get("service", ""): t
+            for t in answer.json()["data"]["activeTargets"]
+            if t["labels"].get("job") == "apps"
+        }
+        behind = {
+            app: {k: targets.get(app, {}).get(k) for k in ("health", "lastScrape", "lastError")}
+            for app in sorted(APPS)
+            if app not in targets
+            or datetime.fromisoformat(targets[app]["lastScrape"]).timestamp() <= moment
+        }
         assert not behind, f"not scraped since {moment}: {behind}"
 
     eventually(every_app_scraped)
