@@ -300,6 +300,25 @@ def test_a_shoppers_history_and_the_admin_list_show_orders_newest_first(
     assert httpx.get(invoke(checkout_stack, "ordering", "orders/nope")).status_code == 404
 
 
+def test_a_history_pages_through_the_sidecar_with_the_link_header(
+    checkout_stack: RunningStack,
+) -> None:
+    """daprd passes the app's `Link` header on, so a caller can follow it to the next page."""
+    card = token(checkout_stack)
+    shopper = f"shopper-{uuid.uuid4().hex[:8]}"
+    first = place(checkout_stack, checkout(card, {"6E92ZMYYFZ": 1}, shopper))
+    second = place(checkout_stack, checkout(card, {"6E92ZMYYFZ": 1}, shopper))
+    url = invoke(checkout_stack, "ordering", "orders")
+
+    newest = httpx.get(url, params={"shopper_id": shopper, "limit": 1})
+    assert [o["id"] for o in newest.json()] == [second["id"]]
+    assert newest.links["next"]["url"].startswith("?"), newest.headers
+    older = httpx.get(url + newest.links["next"]["url"])
+    assert [o["id"] for o in older.json()] == [first["id"]]
+    assert "next" not in older.links
+    assert httpx.get(url, params={"shopper_id": shopper, "limit": 0}).status_code == 422
+
+
 def test_every_subscription_dead_letters_to_the_shared_topic(checkout_stack: RunningStack) -> None:
     for app_id in ("catalog", "ordering", "payment"):
         metadata = httpx.get(f"{checkout_stack.dapr_url(app_id)}/v1.0/metadata").json()
