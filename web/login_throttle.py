@@ -2,11 +2,12 @@
 
 Every login attempt is counted per client address and, while that address is within its free
 attempts, per account, before its password is checked (so a burst of concurrent guesses cannot
-all slip past the check); a successful login clears both counters. A counter lets `free_attempts` attempts through; the attempt that
-reaches that number starts a wait of `first_wait` seconds, and each attempt after a wait has
-passed doubles it, up to `max_wait`. While a wait runs, attempts are refused without being
-checked or counted, so hammering never lengthens it. A counter is forgotten `window` seconds
-after its last attempt (or after its wait, when that ends later).
+all slip past the check); a successful login clears both counters. A counter lets
+`free_attempts` attempts through; the attempt that reaches that number starts a wait of
+`first_wait` seconds, and each attempt after a wait has passed doubles it, up to `max_wait`.
+While a wait runs, attempts are refused without being checked or counted, so hammering never
+lengthens it. A counter is forgotten `window` seconds after its last attempt (or after its wait,
+when that ends later).
 
 The per-address counter stops one client; the per-account counter stops a guesser spread over
 many addresses. The counters live behind `web.ports.LoginAttemptStore` (the Dapr state store in

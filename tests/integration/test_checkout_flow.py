@@ -283,13 +283,20 @@ def test_the_same_payment_requested_delivered_twice_charges_once(
 # --- listings and subscriptions -------------------------------------------------------------
 
 
+def two_orders_of_a_new_shopper(
+    stack: RunningStack,
+) -> tuple[str, dict[str, Any], dict[str, Any]]:
+    card = token(stack)
+    shopper = f"shopper-{uuid.uuid4().hex[:8]}"
+    first = place(stack, checkout(card, {"6E92ZMYYFZ": 1}, shopper))
+    second = place(stack, checkout(card, {"6E92ZMYYFZ": 1}, shopper))
+    return shopper, first, second
+
+
 def test_a_shoppers_history_and_the_admin_list_show_orders_newest_first(
     checkout_stack: RunningStack,
 ) -> None:
-    card = token(checkout_stack)
-    shopper = f"shopper-{uuid.uuid4().hex[:8]}"
-    first = place(checkout_stack, checkout(card, {"6E92ZMYYFZ": 1}, shopper))
-    second = place(checkout_stack, checkout(card, {"6E92ZMYYFZ": 1}, shopper))
+    shopper, first, second = two_orders_of_a_new_shopper(checkout_stack)
 
     history = httpx.get(
         invoke(checkout_stack, "ordering", "orders"), params={"shopper_id": shopper}
@@ -304,10 +311,7 @@ def test_a_history_pages_through_the_sidecar_with_the_link_header(
     checkout_stack: RunningStack,
 ) -> None:
     """daprd passes the app's `Link` header on, so a caller can follow it to the next page."""
-    card = token(checkout_stack)
-    shopper = f"shopper-{uuid.uuid4().hex[:8]}"
-    first = place(checkout_stack, checkout(card, {"6E92ZMYYFZ": 1}, shopper))
-    second = place(checkout_stack, checkout(card, {"6E92ZMYYFZ": 1}, shopper))
+    shopper, first, second = two_orders_of_a_new_shopper(checkout_stack)
     url = invoke(checkout_stack, "ordering", "orders")
 
     newest = httpx.get(url, params={"shopper_id": shopper, "limit": 1})
