@@ -8,10 +8,10 @@ Used by Sidecart's own integration tests and meant for the tests of services bui
 Teardown always runs (failure, Ctrl-C, an exception in start-up), and a process-exit hook stops
 any stack a crashed test run left behind. `LogWindow` gives each test the log lines it caused.
 
-`running_stack(..., api_tokens=True)` runs the stack as `sidecart run` does, with a fresh pair of
-Dapr API tokens per app; a test then calls a sidecar's API with `headers=stack.dapr_headers(id)`
-and an app directly with `stack.app_headers(id)`. It is off by default: tests written before the
-tokens call sidecars and apps without them.
+A stack runs as `sidecart run` runs it, with a fresh pair of Dapr API tokens per app: a test calls
+a sidecar's API with `headers=stack.dapr_headers(id)` (that sidecar's own app id) and an app's
+port directly with `headers=stack.app_headers(id)`, as its daprd does. `api_tokens=False` runs
+without any token, in either direction, as the Dapr CLI would.
 """
 
 from __future__ import annotations
@@ -107,11 +107,13 @@ def running_stack(
     env: dict[str, str] | None = None,
     observability: bool = False,
     profile: str | None = None,
-    api_tokens: bool = False,
+    api_tokens: bool = True,
 ) -> Iterator[RunningStack]:
     """`profile` (e.g. "kafka,postgres") defaults to $SIDECART_PROFILE, else the run file's.
 
-    `api_tokens`: a fresh pair of Dapr API tokens per app (and per start attempt)."""
+    `api_tokens` (on, as `sidecart run`): a fresh pair of Dapr API tokens per app (and per start
+    attempt); daprd then refuses a call without `stack.dapr_headers(id)`, and an app built on
+    `sidecart.service` one without `stack.app_headers(id)`. Off: no token at all."""
     options = StackOptions(
         run_file=run_file,
         log_dir=tmp / "logs",

@@ -25,7 +25,6 @@ def shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
         tmp,
         apps={"web", "catalog"},
         env={"WEB_CACHE_TTL_SECONDS": "3600"},
-        api_tokens=True,
     ) as stack:
         yield stack
 

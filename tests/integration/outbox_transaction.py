@@ -1,9 +1,10 @@
 """One transaction on `orderstore`, in a process of its own: `python -m` this module.
 
 The Dapr SDK's client waits for a sidecar's health at the HTTP port of its global settings
-(read from `DAPR_HTTP_PORT` when the SDK is imported), whatever address it is given. A test
-process talks to sidecars of many stacks, so it leaves that global alone: the transaction runs
-here, with `DAPR_HTTP_PORT` set for this process only (`run_transaction`).
+(read from `DAPR_HTTP_PORT` when the SDK is imported), whatever address it is given, and sends
+the sidecar's token from `DAPR_API_TOKEN` the same way. A test process talks to sidecars of many
+stacks, so it leaves those globals alone: the transaction runs here, with both set for this
+process only (`run_transaction`).
 
 Protocol: the request (JSON) on stdin, the outcome (JSON) on stdout, `{"error": null}` or
 `{"error": "<exception class>: <message>"}`.
@@ -36,21 +37,26 @@ def run_transaction(
     store: str,
     operations: Sequence[TransactionalStateOperation],
     guarded: bool,
+    api_token: str | None,
 ) -> None:
     """Run the transaction through the sidecar at these ports, as ordering sends it (`guarded`)
-    or raw; raise `TransactionFailedError` when it fails."""
+    or raw, with that sidecar's `api_token`; raise `TransactionFailedError` when it fails."""
     request = {
         "address": f"127.0.0.1:{grpc_port}",
         "store": store,
         "guarded": guarded,
         "operations": [_encode(op) for op in operations],
     }
+    env = {**os.environ, "DAPR_HTTP_PORT": str(http_port)}
+    env.pop("DAPR_API_TOKEN", None)
+    if api_token is not None:
+        env["DAPR_API_TOKEN"] = api_token
     done = subprocess.run(
         [sys.executable, "-m", __name__],
         input=json.dumps(request),
         capture_output=True,
         text=True,
-        env={**os.environ, "DAPR_HTTP_PORT": str(http_port)},
+        env=env,
         timeout=120,
         check=False,
     )

@@ -31,8 +31,13 @@ def cart_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStac
 
 
 def cart_url(stack: RunningStack, path: str) -> str:
-    """A cart route reached as the other services reach it: through a sidecar."""
+    """A cart route reached as the other services reach it: through a sidecar (with `auth`)."""
     return f"{stack.dapr_url('cart')}/v1.0/invoke/cart/method/{path.lstrip('/')}"
+
+
+def auth(stack: RunningStack) -> dict[str, str]:
+    """The token of cart's sidecar, which `cart_url` and the publishing go through."""
+    return stack.dapr_headers("cart")
 
 
 def new_shopper() -> str:
@@ -40,7 +45,7 @@ def new_shopper() -> str:
 
 
 def lines(stack: RunningStack, shopper: str) -> dict[str, int]:
-    response = httpx.get(cart_url(stack, f"carts/{shopper}"))
+    response = httpx.get(cart_url(stack, f"carts/{shopper}"), headers=auth(stack))
     assert response.status_code == 200, response.text
     return {x["product_id"]: x["quantity"] for x in response.json()["lines"]}
 
@@ -62,7 +67,8 @@ def publish_order_placed(
         ],
         "total": money,
     }
-    response = httpx.post(f"{stack.dapr_url('cart')}/v1.0/publish/pubsub/order-placed", json=event)
+    url = f"{stack.dapr_url('cart')}/v1.0/publish/pubsub/order-placed"
+    response = httpx.post(url, json=event, headers=auth(stack))
     assert response.status_code == 204, response.text
 
 
@@ -70,7 +76,7 @@ async def test_twenty_concurrent_adds_to_one_cart_keep_all_twenty_lines(
     cart_stack: RunningStack,
 ) -> None:
     shopper = new_shopper()
-    async with httpx.AsyncClient(timeout=60) as http:
+    async with httpx.AsyncClient(timeout=60, headers=auth(cart_stack)) as http:
         responses = await asyncio.gather(
             *(
                 http.post(
@@ -89,6 +95,7 @@ def test_a_cart_lives_in_the_state_store_with_a_time_to_live(cart_stack: Running
     response = httpx.post(
         cart_url(cart_stack, f"carts/{shopper}/items"),
         json={"product_id": PRODUCTS[1], "quantity": 3},
+        headers=auth(cart_stack),
     )
     assert response.status_code == 200
     store = redis.Redis(host="127.0.0.1", port=cart_stack.infra_port("redis"))
@@ -99,7 +106,8 @@ def test_a_cart_lives_in_the_state_store_with_a_time_to_live(cart_stack: Running
 def test_the_cart_follows_order_placed_with_the_dead_letter_topic(
     cart_stack: RunningStack,
 ) -> None:
-    (subscription,) = httpx.get(cart_stack.app_url("cart") + "/dapr/subscribe").json()
+    url = cart_stack.app_url("cart") + "/dapr/subscribe"  # as daprd asks, with the app token
+    (subscription,) = httpx.get(url, headers=cart_stack.app_headers("cart")).json()
     assert subscription["topic"] == "order-placed"
     assert subscription["deadLetterTopic"] == "dead-letters"
 
@@ -113,6 +121,7 @@ def test_an_order_placed_takes_its_lines_out_of_the_cart_and_its_redelivery_is_h
         httpx.post(
             cart_url(cart_stack, f"carts/{shopper}/items"),
             json={"product_id": product_id, "quantity": quantity},
+            headers=auth(cart_stack),
         ).raise_for_status()
 
     for product_id in PRODUCTS[:2]:
@@ -147,6 +156,7 @@ def test_an_order_of_the_whole_cart_leaves_it_empty(cart_stack: RunningStack) ->
     httpx.post(
         cart_url(cart_stack, f"carts/{shopper}/items"),
         json={"product_id": PRODUCTS[3], "quantity": 4},
+        headers=auth(cart_stack),
     ).raise_for_status()
     publish_order_placed(cart_stack, order_id, shopper, lines(cart_stack, shopper))
     eventually(lambda: _assert_equal(lines(cart_stack, shopper), {}))
@@ -173,7 +183,8 @@ BAD_ADDS: list[tuple[object, int, list[str]]] = [
 def test_bad_input_is_a_4xx_naming_the_field(
     cart_stack: RunningStack, body: object, status: int, loc: list[str]
 ) -> None:
-    response = httpx.post(cart_url(cart_stack, f"carts/{new_shopper()}/items"), json=body)
+    url = cart_url(cart_stack, f"carts/{new_shopper()}/items")
+    response = httpx.post(url, json=body, headers=auth(cart_stack))
     assert response.status_code == status, response.text
     assert response.json()["detail"][0]["loc"] == loc
 
@@ -182,7 +193,7 @@ def test_a_body_that_is_not_json_is_a_422(cart_stack: RunningStack) -> None:
     response = httpx.post(
         cart_url(cart_stack, f"carts/{new_shopper()}/items"),
         content=b'{"product_id": "T00-ANVIL", "quantity": ',
-        headers={"content-type": "application/json"},
+        headers={"content-type": "application/json"} | auth(cart_stack),
     )
     assert response.status_code == 422
     assert response.json()["detail"][0]["type"] == "json_invalid"
@@ -190,23 +201,26 @@ def test_a_body_that_is_not_json_is_a_422(cart_stack: RunningStack) -> None:
 
 def test_a_line_past_its_cap_is_a_422_naming_the_quantity(cart_stack: RunningStack) -> None:
     shopper = new_shopper()
-    url = cart_url(cart_stack, f"carts/{shopper}/items")
-    assert httpx.post(url, json={"product_id": PRODUCTS[0], "quantity": 90}).status_code == 200
-    response = httpx.post(url, json={"product_id": PRODUCTS[0], "quantity": 10})
+    url, headers = cart_url(cart_stack, f"carts/{shopper}/items"), auth(cart_stack)
+    line = {"product_id": PRODUCTS[0], "quantity": 90}
+    assert httpx.post(url, json=line, headers=headers).status_code == 200
+    response = httpx.post(url, json={**line, "quantity": 10}, headers=headers)
     assert response.status_code == 422
     assert response.json()["detail"][0]["loc"] == ["body", "quantity"]
     assert lines(cart_stack, shopper) == {PRODUCTS[0]: 90}
 
 
 def test_put_and_delete_answer_4xx_for_bad_input(cart_stack: RunningStack) -> None:
-    shopper = new_shopper()
-    put = httpx.put(cart_url(cart_stack, f"carts/{shopper}/items/{PRODUCTS[0]}"), json={})
+    shopper, headers = new_shopper(), auth(cart_stack)
+    url = cart_url(cart_stack, f"carts/{shopper}/items/{PRODUCTS[0]}")
+    put = httpx.put(url, json={}, headers=headers)
     assert put.status_code == 422
     assert put.json()["detail"][0]["loc"] == ["body", "quantity"]
-    unknown = httpx.put(cart_url(cart_stack, f"carts/{shopper}/items/NOPE"), json={"quantity": 1})
+    url = cart_url(cart_stack, f"carts/{shopper}/items/NOPE")
+    unknown = httpx.put(url, json={"quantity": 1}, headers=headers)
     assert unknown.status_code == 404
     assert unknown.json()["detail"][0]["loc"] == ["path", "product_id"]
-    bad_shopper = httpx.get(cart_url(cart_stack, "carts/not%20a%20shopper"))
+    bad_shopper = httpx.get(cart_url(cart_stack, "carts/not%20a%20shopper"), headers=headers)
     assert bad_shopper.status_code == 422
     assert bad_shopper.json()["detail"][0]["loc"] == ["path", "shopper_id"]
 

@@ -39,26 +39,32 @@ def checkout_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running
 
 
 def invoke(stack: RunningStack, app_id: str, path: str) -> str:
-    """A route of `app_id` reached as the other services reach it: through a sidecar."""
+    """A route of `app_id` reached as the other services reach it: through a sidecar (`auth`)."""
     return f"{stack.dapr_url('catalog')}/v1.0/invoke/{app_id}/method/{path.lstrip('/')}"
+
+
+def auth(stack: RunningStack) -> dict[str, str]:
+    """The token of catalog's sidecar, which `invoke` goes through."""
+    return stack.dapr_headers("catalog")
 
 
 def token(stack: RunningStack, number: str = GOOD_CARD) -> str:
     card = {"number": number, "exp_month": 12, "exp_year": 2030, "cvv": "123"}
-    response = httpx.post(invoke(stack, "payment", "tokens"), json=card)
+    response = httpx.post(invoke(stack, "payment", "tokens"), json=card, headers=auth(stack))
     assert response.status_code == 201, response.text
     return cast("str", response.json()["token"])
 
 
 def product(stack: RunningStack, product_id: str) -> dict[str, Any]:
-    response = httpx.get(invoke(stack, "catalog", f"products/{product_id}"))
+    response = httpx.get(invoke(stack, "catalog", f"products/{product_id}"), headers=auth(stack))
     assert response.status_code == 200, response.text
     return cast("dict[str, Any]", response.json())
 
 
 def set_stock(stack: RunningStack, product_id: str, stock: int) -> None:
     body = {**product(stack, product_id), "stock": stock}
-    response = httpx.put(invoke(stack, "catalog", f"products/{product_id}"), json=body)
+    url = invoke(stack, "catalog", f"products/{product_id}")
+    response = httpx.put(url, json=body, headers=auth(stack))
     assert response.status_code == 200, response.text
 
 
@@ -81,14 +87,20 @@ def checkout(card_token: str, lines: dict[str, int], shopper: str | None = None)
 
 
 def place(stack: RunningStack, body: dict[str, Any], expect: int = 201) -> dict[str, Any]:
-    response = httpx.post(invoke(stack, "ordering", "orders"), json=body, timeout=30)
+    url = invoke(stack, "ordering", "orders")
+    response = httpx.post(url, json=body, timeout=30, headers=auth(stack))
     assert response.status_code == expect, response.text
     return cast("dict[str, Any]", response.json())
 
 
+def payment_of(stack: RunningStack, order_id: str) -> httpx.Response:
+    return httpx.get(invoke(stack, "payment", f"payments/{order_id}"), headers=auth(stack))
+
+
 def final_order(stack: RunningStack, order_id: str) -> dict[str, Any]:
     def settled() -> dict[str, Any]:
-        order = httpx.get(invoke(stack, "ordering", f"orders/{order_id}")).json()
+        url = invoke(stack, "ordering", f"orders/{order_id}")
+        order = httpx.get(url, headers=auth(stack)).json()
         assert order["status"] in FINAL, order["status"]
         return cast("dict[str, Any]", order)
 
@@ -115,7 +127,7 @@ def test_an_order_paid_with_a_good_card_is_confirmed_and_the_stock_goes_down(
         "Confirmed",
     ]
     assert product(checkout_stack, "OLJCESPC7Z")["stock"] == 7
-    payment = httpx.get(invoke(checkout_stack, "payment", f"payments/{placed['id']}")).json()
+    payment = payment_of(checkout_stack, placed["id"]).json()
     assert (payment["status"], payment["amount"], payment["last4"]) == (
         "succeeded",
         {"amount": "59.97", "currency": "USD"},
@@ -144,7 +156,7 @@ def test_order_placed_leaves_through_the_outbox_as_clean_json_with_the_checkouts
     response = httpx.post(
         invoke(checkout_stack, "ordering", "orders"),
         json=checkout(token(checkout_stack), {"9SIQT8TOJO": 1}),
-        headers={"traceparent": traceparent},
+        headers={"traceparent": traceparent} | auth(checkout_stack),
         timeout=30,
     )
     assert response.status_code == 201, response.text
@@ -177,9 +189,7 @@ def test_an_order_beyond_the_stock_is_cancelled_and_no_stock_moves(
     (rejected,) = events(checkout_stack, "stock-rejected", order_id=placed["id"])
     assert rejected["data"]["product_ids"] == ["1YMWWN1N4O"]
     assert rejected["data"]["reason"] == "out_of_stock"
-    assert (
-        httpx.get(invoke(checkout_stack, "payment", f"payments/{placed['id']}")).status_code == 404
-    )
+    assert payment_of(checkout_stack, placed["id"]).status_code == 404
 
 
 @pytest.mark.parametrize(
@@ -198,7 +208,7 @@ def test_a_declined_card_cancels_the_order_and_gives_the_stock_back(
     order = final_order(checkout_stack, placed["id"])
     assert (order["status"], order["cancel_reason"]) == ("Cancelled", "payment_declined")
     assert order["stock_reserved"] is True
-    payment = httpx.get(invoke(checkout_stack, "payment", f"payments/{placed['id']}")).json()
+    payment = payment_of(checkout_stack, placed["id"]).json()
     assert (payment["status"], payment["reason"]) == ("failed", reason)
 
     def stock_given_back() -> None:
@@ -226,7 +236,9 @@ def test_the_same_checkout_posted_twice_makes_one_order_and_one_charge(
     assert len(events(checkout_stack, "payment-succeeded", order_id=first["id"])) == 1
     assert product(checkout_stack, "0PUK6V6EV0")["stock"] == 9
     history = httpx.get(
-        invoke(checkout_stack, "ordering", "orders"), params={"shopper_id": body["shopper_id"]}
+        invoke(checkout_stack, "ordering", "orders"),
+        params={"shopper_id": body["shopper_id"]},
+        headers=auth(checkout_stack),
     ).json()
     assert [o["id"] for o in history] == [first["id"]]
 
@@ -238,7 +250,7 @@ def test_two_concurrent_submits_of_one_checkout_make_one_order(
     body = checkout(token(checkout_stack), {"LS4PSXUNUM": 1})
 
     async def submit_twice() -> list[httpx.Response]:
-        async with httpx.AsyncClient(timeout=30) as http:
+        async with httpx.AsyncClient(timeout=30, headers=auth(checkout_stack)) as http:
             url = invoke(checkout_stack, "ordering", "orders")
             return list(await asyncio.gather(http.post(url, json=body), http.post(url, json=body)))
 
@@ -265,7 +277,7 @@ def test_the_same_payment_requested_delivered_twice_charges_once(
     url = f"{checkout_stack.dapr_url('ordering')}/v1.0/publish/pubsub/payment-requested"
 
     async def publish_twice() -> None:
-        async with httpx.AsyncClient() as http:
+        async with httpx.AsyncClient(headers=checkout_stack.dapr_headers("ordering")) as http:
             for response in await asyncio.gather(
                 http.post(url, json=request), http.post(url, json=request)
             ):
@@ -275,7 +287,7 @@ def test_the_same_payment_requested_delivered_twice_charges_once(
     eventually(lambda: consumed(checkout_stack, "payment-requested", "payment"), timeout=45)
     assert len(events(checkout_stack, "payment-requested", order_id=order_id)) == 2
     (succeeded,) = events(checkout_stack, "payment-succeeded", order_id=order_id)
-    payment = httpx.get(invoke(checkout_stack, "payment", f"payments/{order_id}")).json()
+    payment = payment_of(checkout_stack, order_id).json()
     assert payment["payment_id"] == succeeded["data"]["payment_id"]
     assert payment["amount"] == {"amount": "12.34", "currency": "USD"}
 
@@ -298,13 +310,12 @@ def test_a_shoppers_history_and_the_admin_list_show_orders_newest_first(
 ) -> None:
     shopper, first, second = two_orders_of_a_new_shopper(checkout_stack)
 
-    history = httpx.get(
-        invoke(checkout_stack, "ordering", "orders"), params={"shopper_id": shopper}
-    )
+    url, headers = invoke(checkout_stack, "ordering", "orders"), auth(checkout_stack)
+    history = httpx.get(url, params={"shopper_id": shopper}, headers=headers)
     assert [o["id"] for o in history.json()] == [second["id"], first["id"]]
-    everything = [o["id"] for o in httpx.get(invoke(checkout_stack, "ordering", "orders")).json()]
+    everything = [o["id"] for o in httpx.get(url, headers=headers).json()]
     assert everything.index(second["id"]) < everything.index(first["id"])
-    assert httpx.get(invoke(checkout_stack, "ordering", "orders/nope")).status_code == 404
+    assert httpx.get(f"{url}/nope", headers=headers).status_code == 404
 
 
 def test_a_history_pages_through_the_sidecar_with_the_link_header(
@@ -312,20 +323,22 @@ def test_a_history_pages_through_the_sidecar_with_the_link_header(
 ) -> None:
     """daprd passes the app's `Link` header on, so a caller can follow it to the next page."""
     shopper, first, second = two_orders_of_a_new_shopper(checkout_stack)
-    url = invoke(checkout_stack, "ordering", "orders")
+    url, headers = invoke(checkout_stack, "ordering", "orders"), auth(checkout_stack)
 
-    newest = httpx.get(url, params={"shopper_id": shopper, "limit": 1})
+    newest = httpx.get(url, params={"shopper_id": shopper, "limit": 1}, headers=headers)
     assert [o["id"] for o in newest.json()] == [second["id"]]
     assert newest.links["next"]["url"].startswith("?"), newest.headers
-    older = httpx.get(url + newest.links["next"]["url"])
+    older = httpx.get(url + newest.links["next"]["url"], headers=headers)
     assert [o["id"] for o in older.json()] == [first["id"]]
     assert "next" not in older.links
-    assert httpx.get(url, params={"shopper_id": shopper, "limit": 0}).status_code == 422
+    too_few = httpx.get(url, params={"shopper_id": shopper, "limit": 0}, headers=headers)
+    assert too_few.status_code == 422
 
 
 def test_every_subscription_dead_letters_to_the_shared_topic(checkout_stack: RunningStack) -> None:
     for app_id in ("catalog", "ordering", "payment"):
-        metadata = httpx.get(f"{checkout_stack.dapr_url(app_id)}/v1.0/metadata").json()
+        url = f"{checkout_stack.dapr_url(app_id)}/v1.0/metadata"
+        metadata = httpx.get(url, headers=checkout_stack.dapr_headers(app_id)).json()
         subscriptions = metadata["subscriptions"]
         assert subscriptions, app_id
         assert {s["deadLetterTopic"] for s in subscriptions} == {"dead-letters"}, app_id
@@ -336,7 +349,8 @@ def test_a_message_that_breaks_its_contract_lands_on_the_dead_letter_topic(
 ) -> None:
     marker = uuid.uuid4().hex
     url = f"{checkout_stack.dapr_url('ordering')}/v1.0/publish/pubsub/order-placed"
-    assert httpx.post(url, json={"order_id": marker}).status_code == 204
+    headers = checkout_stack.dapr_headers("ordering")
+    assert httpx.post(url, json={"order_id": marker}, headers=headers).status_code == 204
 
     def dead_lettered() -> None:
         assert events(checkout_stack, "dead-letters", order_id=marker)

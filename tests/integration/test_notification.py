@@ -36,7 +36,7 @@ def emails_for(stack: RunningStack, order_id: str) -> list[Path]:
 
 def publish(stack: RunningStack, topic: str, event: dict[str, Any]) -> None:
     url = f"{stack.dapr_url('notification')}/v1.0/publish/pubsub/{topic}"
-    response = httpx.post(url, json=event)
+    response = httpx.post(url, json=event, headers=stack.dapr_headers("notification"))
     assert response.status_code == 204, response.text
 
 
@@ -113,15 +113,17 @@ def test_sent_emails_are_listed_for_the_admin_pages(notification_stack: RunningS
     order_id = f"ord-{uuid.uuid4().hex[:12]}"
     publish(notification_stack, "order-confirmed", order_confirmed(order_id))
     url = f"{notification_stack.dapr_url('notification')}/v1.0/invoke/notification/method"
+    headers = notification_stack.dapr_headers("notification")
 
     def listed() -> None:
-        items = httpx.get(f"{url}/notifications", params={"order_id": order_id}).json()["items"]
+        query = {"order_id": order_id}
+        items = httpx.get(f"{url}/notifications", params=query, headers=headers).json()["items"]
         assert [(n["kind"], n["status"], n["to"]) for n in items] == [
             ("order-confirmed", "sent", "ada@example.com")
         ]
 
     eventually(listed)
-    recent = httpx.get(f"{url}/notifications").json()["items"]
+    recent = httpx.get(f"{url}/notifications", headers=headers).json()["items"]
     assert order_id in {n["order_id"] for n in recent}
 
 

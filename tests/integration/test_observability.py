@@ -72,13 +72,8 @@ APPS = runnable_apps()
 
 @pytest.fixture(scope="module")
 def observed_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
-    # As `sidecart run` runs it: Dapr API tokens on between every app and its sidecar.
     with running_stack(
-        RUN_FILE,
-        tmp_path_factory.mktemp("observed"),
-        apps=APPS,
-        observability=True,
-        api_tokens=True,
+        RUN_FILE, tmp_path_factory.mktemp("observed"), apps=APPS, observability=True
     ) as stack:
         yield stack
 

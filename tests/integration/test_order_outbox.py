@@ -19,6 +19,7 @@ from dapr.clients.grpc._request import TransactionalStateOperation
 
 from services.ordering import domain
 from services.ordering.dapr_adapters import placement_operations
+from sidecart.service.settings import API_TOKEN_HEADER
 from sidecart.testing import RunningStack, running_stack
 from tests.conftest import RUN_FILE
 from tests.integration.outbox_transaction import TransactionFailedError, run_transaction
@@ -65,7 +66,8 @@ def transact(
     or raw (`guarded=False`) to see what daprd itself does. It runs in a process of its own,
     where the SDK's global settings point at ordering's sidecar (this process's stay alone)."""
     ports = stack.stack.ports["ordering"]
-    run_transaction(ports.http, ports.grpc, "orderstore", operations, guarded)
+    token = stack.dapr_headers("ordering").get(API_TOKEN_HEADER)
+    run_transaction(ports.http, ports.grpc, "orderstore", operations, guarded, token)
 
 
 def saved(stack: RunningStack, order: domain.Order) -> bool:

@@ -54,9 +54,10 @@ def eventually(check: Callable[[], None], timeout: float = 30.0) -> None:
 def rename(stack: RunningStack, product_id: str, name: str) -> None:
     """An admin edit through the catalog's sidecar: saved in the store, then published."""
     url = stack.dapr_url("catalog") + f"/v1.0/invoke/catalog/method/products/{product_id}"
-    product = httpx.get(url).json()
+    headers = stack.dapr_headers("catalog")
+    product = httpx.get(url, headers=headers).json()
     product["name"] = name
-    assert httpx.put(url, json=product).status_code == 200
+    assert httpx.put(url, json=product, headers=headers).status_code == 200
 
 
 def place_order(stack: RunningStack) -> dict[str, Any]:
@@ -76,7 +77,7 @@ def place_order(stack: RunningStack) -> dict[str, Any]:
         "lines": [{"product_id": PRODUCT, "quantity": 1}],
     }
     url = stack.dapr_url("catalog") + "/v1.0/invoke/ordering/method/orders"
-    response = httpx.post(url, json=body, timeout=30)
+    response = httpx.post(url, json=body, timeout=30, headers=stack.dapr_headers("catalog"))
     assert response.status_code == 201, response.text
     order: dict[str, Any] = response.json()
     return order

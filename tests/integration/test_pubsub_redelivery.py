@@ -40,18 +40,20 @@ def pubsub_max_retries() -> int:
 def publish(stack: RunningStack, topic: str) -> str:
     probe_id = str(uuid.uuid4())
     url = f"{stack.dapr_url(APP)}/v1.0/publish/pubsub/{topic}"
-    response = httpx.post(url, json={"probe_id": probe_id})
+    response = httpx.post(url, json={"probe_id": probe_id}, headers=stack.dapr_headers(APP))
     assert response.status_code == 204, response.text
     return probe_id
 
 
 def answers(stack: RunningStack, probe_id: str) -> list[str]:
-    calls: dict[str, list[str]] = httpx.get(f"{stack.app_url(APP)}/calls").json()
+    url = f"{stack.app_url(APP)}/calls"
+    calls: dict[str, list[str]] = httpx.get(url, headers=stack.app_headers(APP)).json()
     return calls.get(probe_id, [])
 
 
 def dead_letters(stack: RunningStack) -> list[str]:
-    found: list[str] = httpx.get(f"{stack.app_url(APP)}/dead-letters").json()
+    url = f"{stack.app_url(APP)}/dead-letters"
+    found: list[str] = httpx.get(url, headers=stack.app_headers(APP)).json()
     return found
 
 

@@ -45,8 +45,7 @@ def web_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack
         # As behind a proxy on loopback; unset, X-Forwarded-For is ignored (a unit test shows it).
         "FORWARDED_ALLOW_IPS": "127.0.0.1",
     }
-    # As `sidecart run` runs it: Dapr API tokens on between every app and its sidecar.
-    with running_stack(RUN_FILE, tmp, apps=set(APPS), env=env, api_tokens=True) as stack:
+    with running_stack(RUN_FILE, tmp, apps=set(APPS), env=env) as stack:
         yield stack
 
 

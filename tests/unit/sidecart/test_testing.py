@@ -1,9 +1,12 @@
 import time
 from pathlib import Path
 
+import pytest
+
+from sidecart import testing
 from sidecart.launcher import AppTokens, Stack, StackOptions
 from sidecart.procs import ManagedProcess
-from sidecart.testing import RunningStack, _lost_port_race, eventually
+from sidecart.testing import RunningStack, _lost_port_race, eventually, running_stack
 
 
 def finished_process(tmp_path: Path, output: str) -> ManagedProcess:
@@ -63,3 +66,35 @@ def test_with_tokens_off_a_test_sends_no_token_header(tmp_path: Path) -> None:
     running = RunningStack(stack, tmp_path)
     assert running.dapr_headers("catalog") == {}
     assert running.app_headers("catalog") == {}
+
+
+def recorded_starts(monkeypatch: pytest.MonkeyPatch) -> list[StackOptions]:
+    """The options of each stack `running_stack` starts from now on; none really starts."""
+    started: list[StackOptions] = []
+
+    def start(options: StackOptions) -> Stack:
+        started.append(options)
+        stack = Stack(options)
+        testing._live.append(stack)
+        return stack
+
+    monkeypatch.setattr(testing, "_start_with_fresh_ports", start)
+    return started
+
+
+def test_the_harness_runs_a_stack_with_api_tokens_as_sidecart_run_does(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    started = recorded_starts(monkeypatch)
+    with running_stack(tmp_path / "dapr.yaml", tmp_path):
+        pass
+    assert [options.api_tokens for options in started] == [True]
+
+
+def test_a_test_may_still_turn_the_tokens_off(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    started = recorded_starts(monkeypatch)
+    with running_stack(tmp_path / "dapr.yaml", tmp_path, api_tokens=False):
+        pass
+    assert [options.api_tokens for options in started] == [False]
