@@ -22,7 +22,6 @@ from typing import Any
 
 import httpx
 from dapr.aio.clients import DaprClient
-from dapr.ext.fastapi import DaprApp
 from fastapi import FastAPI
 from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 from pydantic import BaseModel, TypeAdapter, ValidationError
@@ -530,15 +529,8 @@ def register_subscriptions(
     Each subscription sends what it cannot take to the dead-letter topic, except the
     dead-letter subscription itself (a loop), which web keeps for the admin to replay.
     """
-    dapr_app = DaprApp(app)
-    dapr_app.subscribe(
-        pubsub=settings.pubsub,
-        topic=settings.catalog_topic,
-        route=f"/events/{settings.catalog_topic}",
-        dead_letter_topic=settings.dead_letter_topic,
-    )(pubsub.endpoint(CatalogChangedIn, on_catalog_changed))
-    dapr_app.subscribe(
-        pubsub=settings.pubsub,
-        topic=settings.dead_letter_topic,
-        route=f"/events/{settings.dead_letter_topic}",
-    )(pubsub.endpoint(AnyData, on_dead_letter))
+    routes = [
+        (settings.catalog_topic, pubsub.endpoint(CatalogChangedIn, on_catalog_changed)),
+        (settings.dead_letter_topic, pubsub.endpoint(AnyData, on_dead_letter)),
+    ]
+    pubsub.subscribe(app, settings.pubsub, routes, settings.dead_letter_topic)

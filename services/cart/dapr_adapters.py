@@ -8,7 +8,6 @@ from urllib.parse import quote
 
 import httpx
 from dapr.aio.clients import DaprClient
-from dapr.ext.fastapi import DaprApp
 from fastapi import FastAPI
 from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 
@@ -110,10 +109,5 @@ def register_subscriptions(
     app: FastAPI, settings: CartSettings, on_order_placed: pubsub.Handler[OrderPlacedIn]
 ) -> None:
     """Every topic the cart follows, each with the dead-letter topic, behind /dapr/subscribe."""
-    dapr_app = DaprApp(app)
-    dapr_app.subscribe(
-        pubsub=settings.pubsub,
-        topic=settings.order_placed_topic,
-        route=f"/events/{settings.order_placed_topic}",
-        dead_letter_topic=settings.dead_letter_topic,
-    )(pubsub.endpoint(OrderPlacedIn, on_order_placed))
+    routes = [(settings.order_placed_topic, pubsub.endpoint(OrderPlacedIn, on_order_placed))]
+    pubsub.subscribe(app, settings.pubsub, routes, settings.dead_letter_topic)

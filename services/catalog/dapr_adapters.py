@@ -16,7 +16,6 @@ from dataclasses import dataclass
 
 from dapr.aio.clients import DaprClient
 from dapr.clients.grpc._request import TransactionalStateOperation
-from dapr.ext.fastapi import DaprApp
 from fastapi import FastAPI
 from pydantic import BaseModel, TypeAdapter
 
@@ -203,8 +202,7 @@ class Handlers:
 
 def register_subscriptions(app: FastAPI, settings: CatalogSettings, handlers: Handlers) -> None:
     """Every topic the catalog follows, each with the shared dead-letter topic."""
-    dapr_app = DaprApp(app)
-    for topic, receive in (
+    routes = [
         (settings.order_placed_topic, pubsub.endpoint(OrderPlacedIn, handlers.order_placed)),
         (
             settings.order_cancelled_topic,
@@ -214,10 +212,5 @@ def register_subscriptions(app: FastAPI, settings: CatalogSettings, handlers: Ha
             settings.order_confirmed_topic,
             pubsub.endpoint(OrderConfirmedIn, handlers.order_confirmed),
         ),
-    ):
-        dapr_app.subscribe(
-            pubsub=settings.pubsub,
-            topic=topic,
-            route=f"/events/{topic}",
-            dead_letter_topic=settings.dead_letter_topic,
-        )(receive)
+    ]
+    pubsub.subscribe(app, settings.pubsub, routes, settings.dead_letter_topic)

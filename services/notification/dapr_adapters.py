@@ -9,7 +9,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from dapr.aio.clients import DaprClient
-from dapr.ext.fastapi import DaprApp
 from fastapi import FastAPI
 
 from services.notification.domain import (
@@ -179,14 +178,8 @@ def register_subscriptions(
 
     Which topic means which email comes from the settings: `Kind`'s values name the topics
     only as stored data, a renamed topic still brings the same kind of email."""
-    dapr_app = DaprApp(app)
-    for topic, receive in (
+    routes = [
         (settings.order_confirmed_topic, pubsub.endpoint(OrderConfirmedIn, on_order_confirmed)),
         (settings.order_cancelled_topic, pubsub.endpoint(OrderCancelledIn, on_order_cancelled)),
-    ):
-        dapr_app.subscribe(
-            pubsub=settings.pubsub,
-            topic=topic,
-            route=f"/events/{topic}",
-            dead_letter_topic=settings.dead_letter_topic,
-        )(receive)
+    ]
+    pubsub.subscribe(app, settings.pubsub, routes, settings.dead_letter_topic)

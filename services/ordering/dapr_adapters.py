@@ -50,7 +50,6 @@ from datetime import UTC, datetime
 import httpx
 from dapr.aio.clients import DaprClient
 from dapr.clients.grpc._request import TransactionalStateOperation, TransactionOperationType
-from dapr.ext.fastapi import DaprApp
 from fastapi import FastAPI
 from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
@@ -419,26 +418,13 @@ class Handlers:
 
 def register_subscriptions(app: FastAPI, settings: OrderingSettings, handlers: Handlers) -> None:
     """Every topic ordering follows, each with the shared dead-letter topic."""
-    dapr_app = DaprApp(app)
-
-    def subscribe(topic: str, receive: Callable[..., object]) -> None:
-        dapr_app.subscribe(
-            pubsub=settings.pubsub,
-            topic=topic,
-            route=f"/events/{topic}",
-            dead_letter_topic=settings.dead_letter_topic,
-        )(receive)
-
-    subscribe(
-        settings.stock_reserved_topic, pubsub.endpoint(StockReservedIn, handlers.stock_reserved)
-    )
-    subscribe(
-        settings.stock_rejected_topic, pubsub.endpoint(StockRejectedIn, handlers.stock_rejected)
-    )
-    subscribe(
-        settings.payment_succeeded_topic,
-        pubsub.endpoint(PaymentSucceededIn, handlers.payment_succeeded),
-    )
-    subscribe(
-        settings.payment_failed_topic, pubsub.endpoint(PaymentFailedIn, handlers.payment_failed)
-    )
+    routes = [
+        (settings.stock_reserved_topic, pubsub.endpoint(StockReservedIn, handlers.stock_reserved)),
+        (settings.stock_rejected_topic, pubsub.endpoint(StockRejectedIn, handlers.stock_rejected)),
+        (
+            settings.payment_succeeded_topic,
+            pubsub.endpoint(PaymentSucceededIn, handlers.payment_succeeded),
+        ),
+        (settings.payment_failed_topic, pubsub.endpoint(PaymentFailedIn, handlers.payment_failed)),
+    ]
+    pubsub.subscribe(app, settings.pubsub, routes, settings.dead_letter_topic)

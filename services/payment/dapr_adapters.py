@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from dapr.aio.clients import DaprClient
-from dapr.ext.fastapi import DaprApp
 from fastapi import FastAPI
 from pydantic import BaseModel
 
@@ -150,10 +149,10 @@ class Handlers:
 
 def register_subscriptions(app: FastAPI, settings: PaymentSettings, handlers: Handlers) -> None:
     """Every topic payment follows, each with the shared dead-letter topic."""
-    topic = settings.payment_requested_topic
-    DaprApp(app).subscribe(
-        pubsub=settings.pubsub,
-        topic=topic,
-        route=f"/events/{topic}",
-        dead_letter_topic=settings.dead_letter_topic,
-    )(pubsub.endpoint(PaymentRequestedIn, handlers.payment_requested))
+    routes = [
+        (
+            settings.payment_requested_topic,
+            pubsub.endpoint(PaymentRequestedIn, handlers.payment_requested),
+        )
+    ]
+    pubsub.subscribe(app, settings.pubsub, routes, settings.dead_letter_topic)

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import enum
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, Generic, TypeVar
 
-from fastapi import Body
+from dapr.ext.fastapi import DaprApp
+from fastapi import Body, FastAPI
 from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.trace import Link, Span, StatusCode
@@ -136,3 +137,28 @@ async def _handle(
         span.record_exception(exc)
         span.set_status(StatusCode.ERROR, type(exc).__name__)
         return Status.RETRY
+
+
+Receiver = Callable[..., Awaitable[dict[str, str]]]
+"""A subscription's route, as `endpoint` makes it."""
+
+
+def subscribe(
+    app: FastAPI,
+    pubsub_name: str,
+    routes: Iterable[tuple[str, Receiver]],
+    dead_letter_topic: str,
+) -> None:
+    """Every (topic, receiver) of an app behind its one `/dapr/subscribe`, at `/events/<topic>`.
+
+    Each subscription sends what it cannot take to `dead_letter_topic`, except a subscription to
+    that topic itself: it would loop.
+    """
+    dapr_app = DaprApp(app)
+    for topic, receive in routes:
+        dapr_app.subscribe(
+            pubsub=pubsub_name,
+            topic=topic,
+            route=f"/events/{topic}",
+            dead_letter_topic=None if topic == dead_letter_topic else dead_letter_topic,
+        )(receive)

@@ -6,6 +6,8 @@ import logging
 from typing import Any
 
 import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
 from pydantic import BaseModel, Field
 
 from sidecart.service import pubsub
@@ -57,3 +59,21 @@ async def test_the_log_says_where_and_why_a_message_does_not_fit(
     assert any(e.startswith("data.card_token: Field required") for e in errors)
     assert record.__dict__["message_id"] == "m-2"
     assert EMAIL not in str(errors)
+
+
+async def _nothing(event: pubsub.CloudEvent[PaymentRequested]) -> pubsub.Status:
+    return pubsub.Status.SUCCESS
+
+
+def test_every_subscription_is_listed_at_its_route_with_the_dead_letter_topic() -> None:
+    app = FastAPI()
+    routes = [
+        (topic, pubsub.endpoint(PaymentRequested, _nothing)) for topic in ("order-placed", "dead")
+    ]
+    pubsub.subscribe(app, "pubsub", routes, dead_letter_topic="dead")
+    listed = TestClient(app).get("/dapr/subscribe").json()
+    assert [(s["topic"], s["route"], s.get("deadLetterTopic")) for s in listed] == [
+        ("order-placed", "/events/order-placed", "dead"),
+        ("dead", "/events/dead", None),  # never to itself: that would loop
+    ]
+    assert all(s["pubsubname"] == "pubsub" for s in listed)
