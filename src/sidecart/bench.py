@@ -51,6 +51,7 @@ from urllib.parse import unquote
 
 import httpx
 import psutil
+from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_fixed
 
 from sidecart import profile_install, profiles
 from sidecart.errors import SidecartError
@@ -685,14 +686,16 @@ def _prepare_stock(stack: RunningStack, count: int) -> list[str]:
 def _retrying(call: Callable[[], httpx.Response], seconds: float = SETUP_SECONDS) -> httpx.Response:
     """A setup request, retried while a fresh stack settles: on a new Kafka broker the first
     publish to a topic can fail until the broker has created it (catalog answers 503)."""
-    deadline = time.monotonic() + seconds
-    while True:
-        try:
-            return _expect(call(), 200)
-        except (ProbeError, httpx.HTTPError) as exc:
-            if time.monotonic() >= deadline:
-                raise SidecartError(f"bench: setting up the stack failed: {exc}") from exc
-        time.sleep(1.0)
+    retrying = Retrying(
+        stop=stop_after_delay(seconds),
+        wait=wait_fixed(1.0),
+        retry=retry_if_exception_type((ProbeError, httpx.HTTPError)),
+        reraise=True,
+    )
+    try:
+        return retrying(lambda: _expect(call(), 200))
+    except (ProbeError, httpx.HTTPError) as exc:
+        raise SidecartError(f"bench: setting up the stack failed: {exc}") from exc
 
 
 def checkout_measures(labels: Sequence[str]) -> list[Measure]:

@@ -37,6 +37,17 @@ def kustomize(folder: Path) -> list[dict[str, Any]]:
     return [d for d in yaml.safe_load_all(result.stdout) if d]
 
 
+@pytest.fixture(scope="module")
+def base() -> list[dict[str, Any]]:
+    """The base as rendered once for the module: every profile is compared with it."""
+    return kustomize(K8S / "base")
+
+
+@pytest.fixture(scope="module")
+def checker() -> schema_check.Checker:
+    return schema_check.Checker.from_module_cache()
+
+
 def with_profiles(tmp_path: Path, *profiles: str) -> list[dict[str, Any]]:
     """The base with `profiles` swapped in, as a user's overlay would write it."""
     overlay = tmp_path / "overlay"
@@ -78,8 +89,8 @@ def test_every_local_profile_that_suits_a_cluster_has_a_cluster_profile() -> Non
     ]
 
 
-def test_the_base_renders_every_listed_manifest() -> None:
-    docs = kustomize(K8S / "base")
+def test_the_base_renders_every_listed_manifest(base: list[dict[str, Any]]) -> None:
+    docs = base
     assert set(by_kind(docs, "Component")) == {"statestore", "orderstore", "pubsub", "email"}
     assert len(by_kind(docs, "Deployment")) == 6
     assert all(d["metadata"]["labels"]["app.kubernetes.io/part-of"] == "sidecart" for d in docs)
@@ -87,9 +98,8 @@ def test_the_base_renders_every_listed_manifest() -> None:
 
 @pytest.mark.parametrize("profile", PROFILES)
 def test_a_cluster_profile_swaps_the_local_profiles_components_and_nothing_else(
-    profile: str, tmp_path: Path
+    profile: str, tmp_path: Path, base: list[dict[str, Any]]
 ) -> None:
-    base = kustomize(K8S / "base")
     swapped = with_profiles(tmp_path, profile)
     cluster = by_kind(swapped, "Component")
     local = local_components(profile)
@@ -111,8 +121,9 @@ def test_a_cluster_profile_swaps_the_local_profiles_components_and_nothing_else(
 
 
 @pytest.mark.parametrize("profile", PROFILES)
-def test_what_a_cluster_profile_renders_fits_the_dapr_schemas(profile: str, tmp_path: Path) -> None:
-    checker = schema_check.Checker.from_module_cache()
+def test_what_a_cluster_profile_renders_fits_the_dapr_schemas(
+    profile: str, tmp_path: Path, checker: schema_check.Checker
+) -> None:
     problems = [
         f"{d['kind']} {d['metadata']['name']}: {problem}"
         for d in with_profiles(tmp_path, profile)
