@@ -236,7 +236,12 @@ class Stack:
                 doc["spec"]["nameResolution"] = {
                     "component": "sqlite",
                     "version": "v1",
-                    "configuration": {"connectionString": str(work / "nameresolution.db")},
+                    "configuration": {
+                        "connectionString": str(work / "nameresolution.db"),
+                        # All sidecars migrate the file at once; 2s (the default) is too short
+                        # under load: a sidecar that gives up resolves no app at all.
+                        "busyTimeout": "30s",
+                    },
                 }
             dest = work / f"config-{index}.yaml"
             dest.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
